@@ -1,0 +1,88 @@
+// Package config loads and validates the desired-state file
+// (subscriptions.yaml). It reports every problem at once, each with file,
+// line, column and field path. It does no network I/O: checks that need the
+// API (the authoritative event-type list) take their inputs as arguments.
+package config
+
+import "fmt"
+
+// Policy says what happens to remote subscriptions that no entry matches.
+type Policy string
+
+const (
+	// PolicyUpsertOnly reports unmatched remote subscriptions and leaves them.
+	PolicyUpsertOnly Policy = "upsert-only"
+	// PolicySync deletes unmatched remote subscriptions.
+	PolicySync Policy = "sync"
+)
+
+// Position is a place in the file, 1-based.
+type Position struct {
+	Line int
+	Col  int
+}
+
+// Config is a loaded, validated desired-state file.
+type Config struct {
+	// Path is the file it was loaded from, as given.
+	Path    string
+	Version int
+	Policy  Policy
+	// Subscriptions are in file order.
+	Subscriptions []Subscription
+}
+
+// Subscription is one declared webhook subscription.
+type Subscription struct {
+	Name string
+	// ID pins the entry to an existing remote subscription; empty matches by
+	// TargetURL.
+	ID               string
+	TargetURL        string
+	SubscribedEvents []string
+	// PhoneNumbers is nil when omitted, null or []: all numbers.
+	PhoneNumbers []string
+	IsActive     bool
+
+	// Pos is where the entry starts; FieldPos holds the position of each key
+	// that was present ("name", "target_url", "subscribed_events[2]", ...).
+	Pos      Position
+	FieldPos map[string]Position
+}
+
+// Severity grades a Diagnostic.
+type Severity int
+
+const (
+	// SeverityError makes the file invalid.
+	SeverityError Severity = iota
+	// SeverityWarning is reported but does not invalidate the file.
+	SeverityWarning
+)
+
+// Diagnostic is one problem found in a file.
+type Diagnostic struct {
+	File     string
+	Line     int
+	Col      int
+	Path     string // e.g. subscriptions[1].phone_numbers[0]; empty for the document
+	Message  string
+	Severity Severity
+}
+
+// String formats d as FILE:LINE:COL: path: message (with "warning: " before
+// the message for warnings).
+func (d Diagnostic) String() string {
+	sev := ""
+	if d.Severity == SeverityWarning {
+		sev = "warning: "
+	}
+	loc := d.File
+	if d.Line > 0 {
+		loc = fmt.Sprintf("%s:%d:%d", d.File, d.Line, d.Col)
+	}
+	if d.Path == "" {
+		return fmt.Sprintf("%s: %s%s", loc, sev, d.Message)
+	}
+	return fmt.Sprintf("%s: %s%s: %s", loc, sev, d.Path, d.Message)
+}

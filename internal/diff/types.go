@@ -1,0 +1,90 @@
+// Package diff computes the plan that turns the remote subscriptions into
+// the declared ones. It is pure: no context, no I/O, no logging, no mutation
+// of its inputs, and the same inputs always give the same plan in the same
+// order. Policies and safety rails are separate steps over a computed plan.
+package diff
+
+import (
+	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/linq"
+)
+
+// Action is what a Change does.
+type Action string
+
+const (
+	ActionCreate Action = "create"
+	ActionUpdate Action = "update"
+	ActionDelete Action = "delete"
+	// ActionUnmanaged is a remote subscription that no entry matches and the
+	// policy leaves alone. It is reported, never executed.
+	ActionUnmanaged Action = "unmanaged"
+)
+
+// FieldChange is one changed field of an update.
+type FieldChange struct {
+	// Field is the API field name: target_url, subscribed_events,
+	// phone_numbers or is_active.
+	Field string `json:"field"`
+	// Old and New are the values before and after (string, bool or
+	// []string; phone numbers and events sorted).
+	Old any `json:"old"`
+	New any `json:"new"`
+	// Added and Removed are set for the set-valued fields.
+	Added   []string `json:"added,omitempty"`
+	Removed []string `json:"removed,omitempty"`
+}
+
+// Change is one step of a plan.
+type Change struct {
+	Action Action
+	// Name is the file entry's name; empty for delete and unmanaged.
+	Name string
+	// ID is the remote subscription's id; empty for create.
+	ID string
+	// TargetURL is the URL the change concerns (the new one for updates).
+	TargetURL string
+	// Desired is the file entry (nil for delete and unmanaged); Current the
+	// remote subscription (nil for create).
+	Desired *config.Subscription
+	Current *linq.Subscription
+	// Fields lists what an update changes, in API field order.
+	Fields []FieldChange
+	// Create is the create body (ActionCreate).
+	Create linq.CreateParams
+	// Update is the minimal update body (ActionUpdate), or for a create of an
+	// inactive subscription the follow-up update (is_active=false).
+	Update linq.UpdateParams
+	// Notes are human hints shown with the change (for example that an
+	// unpinned entry's new target_url cannot be told from a new endpoint).
+	Notes []string
+}
+
+// EntryError is a file entry that cannot be planned, such as a pinned id
+// that no longer exists. A plan with entry errors must not be applied.
+type EntryError struct {
+	Name    string
+	Pos     config.Position
+	Message string
+}
+
+// Plan is the ordered list of changes: creates, updates, deletes, then
+// unmanaged, each group sorted by name or id.
+type Plan struct {
+	Changes []Change
+	Errors  []EntryError
+	// InSync counts the entries that match their remote exactly.
+	InSync int
+	// OutOfScope counts remote subscriptions of other environments, which the
+	// plan never touches.
+	OutOfScope int
+}
+
+// Summary counts a plan's changes by action.
+type Summary struct {
+	Create    int `json:"create"`
+	Update    int `json:"update"`
+	Delete    int `json:"delete"`
+	Unmanaged int `json:"unmanaged"`
+	InSync    int `json:"in_sync"`
+}
