@@ -1,0 +1,28 @@
+# shellcheck shell=bash
+# Helpers shared by the scripts/check-*.sh deployment checks. Source it; do not run it.
+
+# log prints a progress line on stderr, prefixed with the calling script's name.
+log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
+
+# die prints an error on stderr and exits 1.
+die() { printf '%s: error: %s\n' "${0##*/}" "$*" >&2; exit 1; }
+
+_apt_updated=
+# need_cmd CMD PACKAGE installs Debian's PACKAGE with apt-get when CMD is not on PATH,
+# so the checks pass on a fresh machine as well as on one that has the tools already.
+need_cmd() {
+	local cmd=$1 pkg=$2
+	command -v "$cmd" >/dev/null 2>&1 && return 0
+	command -v apt-get >/dev/null 2>&1 || die "$cmd is missing and apt-get is not available to install $pkg"
+	log "$cmd not found; installing Debian package $pkg"
+	if [ -z "$_apt_updated" ]; then
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
+		_apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2 ||
+		die "apt-get install $pkg failed"
+	command -v "$cmd" >/dev/null 2>&1 || die "$pkg is installed but $cmd is still not on PATH"
+}
+
+# repo_root prints the repository's top directory (the parent of scripts/).
+repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
