@@ -1,0 +1,351 @@
+// Package apply executes a plan against the Linq API: one write per changed
+// subscription, with bounded concurrency, storing each new signing secret.
+// It makes creates safe to retry by re-listing before every new attempt, so
+// no failure produces two subscriptions or a loop. It does not compute plans
+// or decide policy; it executes exactly the changes it is given.
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/diff"
+	"github.com/linq-sync/linq-sync/internal/linq"
+)
+
+// SecretStore keeps signing secrets. *secrets.Dir satisfies it.
+type SecretStore interface {
+	Write(name, value string) error
+	Path(name string) string
+}
+
+// Options tune an Execute.
+type Options struct {
+	// Concurrency bounds the writes in flight; 0 means 4.
+	Concurrency int
+	// Secrets stores the secret of every create. Required when the plan
+	// has creates; Execute refuses the plan before any call otherwise.
+	Secrets SecretStore
+	// CreateAttempts caps the create attempts of one subscription,
+	// re-listing between them; 0 means 3.
+	CreateAttempts int
+	// CreateBackoff is the wait before create attempt n (n >= 2); nil
+	// means 250ms doubling, with full jitter.
+	CreateBackoff func(n int) time.Duration
+	// Logger receives one line per write; nil discards.
+	Logger *slog.Logger
+}
+
+// Failure is a change that did not take effect, or took effect only in part.
+type Failure struct {
+	Change diff.Change
+	// Action is the write that failed (an inactive create can fail at its
+	// follow-up update).
+	Action diff.Action
+	Err    error
+}
+
+// LostSecret is a subscription that exists but whose signing secret this
+// run does not hold.
+type LostSecret struct {
+	Name string
+	ID   string
+	// Reason is "response lost" (our create committed but its answer never
+	// arrived) or "created elsewhere" (another writer created it first).
+	Reason string
+}
+
+// Result is what an Execute did.
+type Result struct {
+	// Applied counts the changes that took full effect, by action.
+	Applied map[diff.Action]int
+	// Failures lists the changes that did not, in plan order.
+	Failures []Failure
+	// LostSecrets lists subscriptions created without a stored secret.
+	LostSecrets []LostSecret
+	// Writes counts the write calls made, including failed attempts.
+	Writes int
+}
+
+// OK reports whether every change took full effect.
+func (r Result) OK() bool { return len(r.Failures) == 0 }
+
+// ErrNoSecretStore is returned when a plan with creates has nowhere to
+// keep their signing secrets.
+var ErrNoSecretStore = errors.New("the plan creates subscriptions but no secrets directory was given (--secrets-dir): their signing secrets would be lost")
+
+// Execute applies the executable changes of p (create, update, delete) and
+// reports what happened. Deletes run first, then updates, then creates, so
+// that a target_url freed by one change can be taken by the next. A failed
+// change does not stop the others. Execute returns an error only when it
+// refuses to start.
+func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Result, error) {
+	if len(p.Errors) > 0 {
+		return Result{}, fmt.Errorf("plan has %d entry error(s); nothing applied", len(p.Errors))
+	}
+	var creates, updates, deletes []diff.Change
+	for _, c := range p.Changes {
+		switch c.Action {
+		case diff.ActionCreate:
+			creates = append(creates, c)
+		case diff.ActionUpdate:
+			updates = append(updates, c)
+		case diff.ActionDelete:
+			deletes = append(deletes, c)
+		}
+	}
+	if len(creates) > 0 && opts.Secrets == nil {
+		return Result{}, ErrNoSecretStore
+	}
+	e := &executor{api: api, opts: opts, log: opts.Logger, res: Result{Applied: map[diff.Action]int{}}}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.opts.Concurrency <= 0 {
+		e.opts.Concurrency = 4
+	}
+	if e.opts.CreateAttempts <= 0 {
+		e.opts.CreateAttempts = 3
+	}
+	if e.opts.CreateBackoff == nil {
+		e.opts.CreateBackoff = defaultCreateBackoff
+	}
+	e.run(ctx, deletes, e.delete)
+	e.run(ctx, updates, e.update)
+	e.run(ctx, creates, e.create)
+	order := make(map[string]int, len(p.Changes))
+	for i, c := range p.Changes {
+		order[changeKey(c)] = i
+	}
+	sort.SliceStable(e.res.Failures, func(i, j int) bool {
+		return order[changeKey(e.res.Failures[i].Change)] < order[changeKey(e.res.Failures[j].Change)]
+	})
+	sort.Slice(e.res.LostSecrets, func(i, j int) bool { return e.res.LostSecrets[i].Name < e.res.LostSecrets[j].Name })
+	return e.res, nil
+}
+
+func changeKey(c diff.Change) string { return string(c.Action) + "\x00" + c.Name + "\x00" + c.ID }
+
+func defaultCreateBackoff(n int) time.Duration {
+	d := 250 * time.Millisecond << min(n-2, 5)
+	return time.Duration(rand.Int64N(int64(d)) + 1)
+}
+
+type executor struct {
+	api  linq.API
+	opts Options
+	log  *slog.Logger
+
+	mu  sync.Mutex
+	res Result
+}
+
+func (e *executor) run(ctx context.Context, changes []diff.Change, do func(context.Context, diff.Change)) {
+	sem := make(chan struct{}, e.opts.Concurrency)
+	var wg sync.WaitGroup
+	for _, c := range changes {
+		if ctx.Err() != nil {
+			e.fail(c, c.Action, fmt.Errorf("not attempted: %w", context.Cause(ctx)))
+			continue
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			e.fail(c, c.Action, fmt.Errorf("not attempted: %w", context.Cause(ctx)))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			do(ctx, c)
+		}()
+	}
+	wg.Wait()
+}
+
+func (e *executor) wrote() {
+	e.mu.Lock()
+	e.res.Writes++
+	e.mu.Unlock()
+}
+
+func (e *executor) ok(c diff.Change) {
+	e.mu.Lock()
+	e.res.Applied[c.Action]++
+	e.mu.Unlock()
+}
+
+func (e *executor) fail(c diff.Change, action diff.Action, err error) {
+	e.log.Error("change failed", "action", string(action), "name", c.Name, "id", c.ID, "err", err)
+	e.mu.Lock()
+	e.res.Failures = append(e.res.Failures, Failure{Change: c, Action: action, Err: err})
+	e.mu.Unlock()
+}
+
+func (e *executor) lost(name, id, reason string) {
+	e.log.Warn("subscription exists but its signing secret is not held here",
+		"name", name, "id", id, "reason", reason,
+		"hint", "delete and recreate it to get a new secret, if no one else holds it")
+	e.mu.Lock()
+	e.res.LostSecrets = append(e.res.LostSecrets, LostSecret{Name: name, ID: id, Reason: reason})
+	e.mu.Unlock()
+}
+
+func (e *executor) delete(ctx context.Context, c diff.Change) {
+	e.wrote()
+	err := e.api.Delete(ctx, c.ID)
+	if errors.Is(err, linq.ErrNotFound) {
+		// Someone else deleted it first: the account is as desired.
+		e.log.Info("subscription already deleted", "id", c.ID)
+		err = nil
+	}
+	if err != nil {
+		e.fail(c, diff.ActionDelete, fmt.Errorf("delete %s: %w", c.ID, err))
+		return
+	}
+	e.log.Info("deleted subscription", "id", c.ID, "target_url", c.TargetURL)
+	e.ok(c)
+}
+
+func (e *executor) update(ctx context.Context, c diff.Change) {
+	e.wrote()
+	if _, err := e.api.Update(ctx, c.ID, c.Update); err != nil {
+		e.fail(c, diff.ActionUpdate, fmt.Errorf("update %q (%s): %w", c.Name, c.ID, err))
+		return
+	}
+	e.log.Info("updated subscription", "name", c.Name, "id", c.ID, "fields", c.Update.Fields())
+	e.ok(c)
+}
+
+// create makes one subscription exist. After a failure that may have
+// committed, or a refusal that may mean the URL is taken, it re-lists and
+// looks for the target_url before trying again.
+func (e *executor) create(ctx context.Context, c diff.Change) {
+	var (
+		ambiguousBefore bool
+		lastErr         error
+	)
+	for attempt := 1; attempt <= e.opts.CreateAttempts; attempt++ {
+		if attempt > 1 {
+			if err := sleep(ctx, e.opts.CreateBackoff(attempt)); err != nil {
+				e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w (after: %w)", c.Name, err, lastErr))
+				return
+			}
+		}
+		e.wrote()
+		created, err := e.api.Create(ctx, c.Create)
+		if err == nil {
+			e.created(ctx, c, created)
+			return
+		}
+		lastErr = err
+		if !mayExist(err) || ctx.Err() != nil {
+			e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w", c.Name, err))
+			return
+		}
+		ambiguous := linq.IsAmbiguous(err) && !errors.Is(err, linq.ErrConflict)
+		ambiguousBefore = ambiguousBefore || ambiguous
+		e.log.Warn("create failed; re-listing before any new attempt", "name", c.Name, "attempt", attempt, "err", err)
+		subs, lerr := e.api.List(ctx)
+		if lerr != nil {
+			e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w; re-list to check whether it was applied also failed: %w", c.Name, err, lerr))
+			return
+		}
+		if found, ok := findURL(subs, c.Create.TargetURL); ok {
+			reason := "created elsewhere"
+			if ambiguousBefore {
+				reason = "response lost"
+			}
+			e.lost(c.Name, found.ID, reason)
+			e.converge(ctx, c, found)
+			return
+		}
+		if !ambiguous {
+			// Refused (conflict or bad request) and not there: retrying
+			// the same body would be refused again.
+			e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w", c.Name, err))
+			return
+		}
+	}
+	e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: giving up after %d attempts, none of which is listed: %w", c.Name, e.opts.CreateAttempts, lastErr))
+}
+
+// created stores the secret of a successful create and applies the
+// follow-up update of an inactive subscription.
+func (e *executor) created(ctx context.Context, c diff.Change, s linq.CreatedSubscription) {
+	if s.SigningSecret.IsZero() {
+		e.lost(c.Name, s.ID, "no secret in response")
+	} else if err := e.opts.Secrets.Write(c.Name, s.SigningSecret.Reveal()); err != nil {
+		e.lost(c.Name, s.ID, "could not be stored")
+		e.fail(c, diff.ActionCreate, fmt.Errorf("create %q (%s): subscription created but its secret could not be stored: %w", c.Name, s.ID, err))
+		return
+	} else {
+		e.log.Info("created subscription", "name", c.Name, "id", s.ID, "secret_file", e.opts.Secrets.Path(c.Name))
+	}
+	if !c.Update.IsZero() {
+		e.wrote()
+		if _, err := e.api.Update(ctx, s.ID, c.Update); err != nil {
+			e.fail(c, diff.ActionUpdate, fmt.Errorf("create %q (%s): created, but the follow-up update failed: %w", c.Name, s.ID, err))
+			return
+		}
+	}
+	e.ok(c)
+}
+
+// converge brings a subscription that a create found already existing to
+// the declared fields.
+func (e *executor) converge(ctx context.Context, c diff.Change, found linq.Subscription) {
+	if c.Desired == nil {
+		e.ok(c)
+		return
+	}
+	p := diff.Compute([]config.Subscription{*c.Desired}, []linq.Subscription{found}, diff.Options{AllEnvironments: true})
+	for _, ch := range p.Changes {
+		if ch.Action != diff.ActionUpdate {
+			continue
+		}
+		e.wrote()
+		if _, err := e.api.Update(ctx, found.ID, ch.Update); err != nil {
+			e.fail(c, diff.ActionUpdate, fmt.Errorf("create %q (%s): exists, but updating it to the declared fields failed: %w", c.Name, found.ID, err))
+			return
+		}
+	}
+	e.ok(c)
+}
+
+// mayExist reports whether a failed create may have left (or found) a
+// subscription with its URL: an ambiguous failure, or a refusal that may be
+// the unpublished duplicate-URL answer.
+func mayExist(err error) bool {
+	if linq.IsAuth(err) || errors.Is(err, linq.ErrRateLimited) {
+		return false
+	}
+	return linq.IsAmbiguous(err) || errors.Is(err, linq.ErrConflict) || errors.Is(err, linq.ErrBadRequest)
+}
+
+func findURL(subs []linq.Subscription, url string) (linq.Subscription, bool) {
+	for _, s := range subs {
+		if s.TargetURL == url {
+			return s, true
+		}
+	}
+	return linq.Subscription{}, false
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}

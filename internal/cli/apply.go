@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/linq-sync/linq-sync/internal/apply"
+	"github.com/linq-sync/linq-sync/internal/diff"
+	"github.com/linq-sync/linq-sync/internal/planfmt"
+	"github.com/linq-sync/linq-sync/internal/reconcile"
+)
+
+// runApply makes the account match the file: exit 0 when it does
+// (including nothing to do), 1 otherwise.
+func runApply(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
+	var (
+		ff fileFlags
+		af apiFlags
+		lf logFlags
+		pf applyFlags
+	)
+	ff.register(fs, env)
+	af.register(fs, env)
+	lf.register(fs)
+	pf.register(fs)
+	if ok, code := parseFlags(env, fs, args); !ok {
+		return code
+	}
+	if err := pf.validate(); err != nil {
+		return errorf(env, err, "")
+	}
+	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
+	if err != nil {
+		return errorf(env, err, "")
+	}
+	cfg, ok := loadConfig(env, ff.file)
+	if !ok {
+		return ExitError
+	}
+	opts, err := pf.reconcileOptions(&af, log)
+	if err != nil {
+		return errorf(env, err, "")
+	}
+	client, err := af.client(log)
+	if err != nil {
+		return errorf(env, err, hintFor(err))
+	}
+	rep, err := reconcile.New(client, opts).Reconcile(ctx, cfg, false)
+	return reportApply(env, ff.file, rep, err)
+}
+
+// reportApply prints the plan that was applied and the outcome, and
+// returns the exit code.
+func reportApply(env Env, file string, rep reconcile.Report, err error) int {
+	for _, d := range rep.Warnings {
+		fmt.Fprintln(env.Stderr, d.String())
+	}
+	var verr *reconcile.ValidationError
+	if errors.As(err, &verr) {
+		for _, d := range verr.Diagnostics {
+			fmt.Fprintln(env.Stderr, d.String())
+		}
+		return errorf(env, fmt.Errorf("%s uses event types the API does not know; nothing applied", file), "")
+	}
+	if rep.Plan.Changes != nil || rep.Plan.Errors != nil || rep.Plan.InSync > 0 {
+		planfmt.Text(env.Stdout, rep.Plan, planfmt.Options{File: file})
+	}
+	if err != nil && !errors.Is(err, reconcile.ErrChangesFailed) {
+		return errorf(env, err, hintFor(err))
+	}
+	writeResult(env.Stdout, rep.Result)
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "linq-sync: error: %v; the rest was applied\n", err)
+		for _, f := range rep.Result.Failures {
+			fmt.Fprintf(env.Stderr, "  %s %s: %v\n", f.Action, changeLabel(f.Change), f.Err)
+		}
+		return ExitError
+	}
+	return ExitOK
+}
+
+func changeLabel(c diff.Change) string {
+	if c.Name != "" {
+		return fmt.Sprintf("%q", c.Name)
+	}
+	return c.ID
+}
+
+func writeResult(w io.Writer, r apply.Result) {
+	if r.Applied == nil {
+		return
+	}
+	fmt.Fprintf(w, "Applied: %d created, %d updated, %d deleted, %d failed (%d write calls).\n",
+		r.Applied[diff.ActionCreate], r.Applied[diff.ActionUpdate], r.Applied[diff.ActionDelete], len(r.Failures), r.Writes)
+	for _, l := range r.LostSecrets {
+		switch l.Reason {
+		case "created elsewhere":
+			fmt.Fprintf(w, "warning: %q (%s) was created by another writer at the same time; its signing secret is held there, not here.\n", l.Name, l.ID)
+		default:
+			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret was never received (%s). Delete and recreate it to get a new one.\n", l.Name, l.ID, l.Reason)
+		}
+	}
+}
