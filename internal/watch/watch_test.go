@@ -1,0 +1,450 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+const deadline = 10 * time.Second
+
+// probe counts the Watcher's examinations and signals.
+type probe struct {
+	checks  atomic.Int64
+	signals atomic.Int64
+}
+
+func (p *probe) afterCheck(changed bool) {
+	if changed {
+		p.signals.Add(1)
+	}
+	p.checks.Add(1)
+}
+
+// start creates a Watcher for path with a probe and runs it until the test
+// ends.
+func start(t *testing.T, path string, opts Options) (*Watcher, *probe) {
+	t.Helper()
+	p := &probe{}
+	opts.afterCheck = p.afterCheck
+	w, err := New(path, opts)
+	if err != nil {
+		t.Fatalf("New(%q): %v", path, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run returned %v, want nil", err)
+			}
+		case <-time.After(deadline):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	return w, p
+}
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	end := time.Now().Add(deadline)
+	for !cond() {
+		if time.Now().After(end) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// waitSignal waits for a value on w.Changes().
+func waitSignal(t *testing.T, w *Watcher) {
+	t.Helper()
+	select {
+	case <-w.Changes():
+	case <-time.After(deadline):
+		t.Fatal("no change signalled")
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func symlink(t *testing.T, oldname, newname string) {
+	t.Helper()
+	if err := os.Symlink(oldname, newname); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func rename(t *testing.T, from, to string) {
+	t.Helper()
+	if err := os.Rename(from, to); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// kubelet lays out dir the way the kubelet's atomic writer populates a
+// ConfigMap volume and returns a function that publishes a new version the
+// same way: a new timestamped directory, a `..data_tmp` symlink to it
+// renamed over `..data` in one step, then the old directory removed.
+// dir/subscriptions.yaml is a symlink to ..data/subscriptions.yaml
+// throughout.
+func kubelet(t *testing.T, dir, content string) (file string, publish func(content string)) {
+	t.Helper()
+	n := 0
+	version := func(content string) string {
+		n++
+		ts := "..2026_01_02_03_04_05.00000000" + string(rune('0'+n))
+		if err := os.Mkdir(filepath.Join(dir, ts), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, ts, "subscriptions.yaml"), content)
+		return ts
+	}
+	current := version(content)
+	symlink(t, current, filepath.Join(dir, "..data"))
+	symlink(t, filepath.Join("..data", "subscriptions.yaml"), filepath.Join(dir, "subscriptions.yaml"))
+	return filepath.Join(dir, "subscriptions.yaml"), func(content string) {
+		next := version(content)
+		symlink(t, next, filepath.Join(dir, "..data_tmp"))
+		rename(t, filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data"))
+		if err := os.RemoveAll(filepath.Join(dir, current)); err != nil {
+			t.Fatal(err)
+		}
+		current = next
+	}
+}
+
+func TestWatcherSignalsRealChanges(t *testing.T) {
+	tests := []struct {
+		name string
+		// setup creates the watched file in dir and returns its path and
+		// the change to make.
+		setup func(t *testing.T, dir string) (string, func())
+	}{
+		{
+			name: "write in place",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f := filepath.Join(dir, "subscriptions.yaml")
+				write(t, f, "v1")
+				return f, func() { write(t, f, "v2") }
+			},
+		},
+		{
+			name: "editor writes a temp file and renames it over",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f := filepath.Join(dir, "subscriptions.yaml")
+				write(t, f, "v1")
+				return f, func() {
+					tmp := filepath.Join(dir, ".subscriptions.yaml.swp")
+					write(t, tmp, "v2")
+					rename(t, tmp, f)
+				}
+			},
+		},
+		{
+			name: "mv from another directory",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f := filepath.Join(dir, "subscriptions.yaml")
+				write(t, f, "v1")
+				other := t.TempDir()
+				return f, func() {
+					src := filepath.Join(other, "new.yaml")
+					write(t, src, "v2")
+					rename(t, src, f)
+				}
+			},
+		},
+		{
+			name: "kubelet ConfigMap symlink swap",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f, publish := kubelet(t, dir, "v1")
+				return f, func() { publish("v2") }
+			},
+		},
+		{
+			name: "kubelet swap to identical content changes the resolved target",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f, publish := kubelet(t, dir, "v1")
+				return f, func() { publish("v1") }
+			},
+		},
+		{
+			name: "delete then recreate with new content",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f := filepath.Join(dir, "subscriptions.yaml")
+				write(t, f, "v1")
+				return f, func() {
+					if err := os.Remove(f); err != nil {
+						t.Fatal(err)
+					}
+					write(t, f, "v2")
+				}
+			},
+		},
+		{
+			name: "file appears after start",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				f := filepath.Join(dir, "subscriptions.yaml")
+				return f, func() { write(t, f, "v1") }
+			},
+		},
+		{
+			name: "in-place write to the target of a symlink in another directory",
+			setup: func(t *testing.T, dir string) (string, func()) {
+				target := filepath.Join(t.TempDir(), "real.yaml")
+				write(t, target, "v1")
+				f := filepath.Join(dir, "subscriptions.yaml")
+				symlink(t, target, f)
+				return f, func() { write(t, target, "v2") }
+			},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, change := tt.setup(t, t.TempDir())
+			// Polling is off: only directory events can find the change.
+			w, p := start(t, f, Options{Debounce: 20 * time.Millisecond, PollInterval: -1})
+			change()
+			waitSignal(t, w)
+			if got := p.signals.Load(); got < 1 {
+				t.Errorf("signals = %d, want at least 1", got)
+			}
+		})
+	}
+}
+
+func TestWatcherIgnoresEventsWithoutContentChange(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(t *testing.T, f string)
+	}{
+		{"touch", func(t *testing.T, f string) {
+			now := time.Now().Add(time.Hour)
+			if err := os.Chtimes(f, now, now); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"rewrite identical content", func(t *testing.T, f string) { write(t, f, "v1") }},
+		{"rename identical content over", func(t *testing.T, f string) {
+			tmp := f + ".tmp"
+			write(t, tmp, "v1")
+			rename(t, tmp, f)
+		}},
+		{"delete and recreate identical content", func(t *testing.T, f string) {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+			write(t, f, "v1")
+		}},
+		{"delete without recreating", func(t *testing.T, f string) {
+			if err := os.Remove(f); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"another file in the directory changes", func(t *testing.T, f string) {
+			write(t, filepath.Join(filepath.Dir(f), "other.yaml"), "x")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+			write(t, f, "v1")
+			w, p := start(t, f, Options{Debounce: 50 * time.Millisecond, PollInterval: -1})
+			tt.change(t, f)
+			waitFor(t, "an examination", func() bool { return p.checks.Load() > 0 })
+			if got := p.signals.Load(); got != 0 {
+				t.Errorf("signals = %d, want 0", got)
+			}
+			select {
+			case <-w.Changes():
+				t.Error("Changes() delivered a value, want none")
+			default:
+			}
+		})
+	}
+}
+
+func TestWatcherCoalescesABurstIntoOneSignal(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v0")
+	w, p := start(t, f, Options{Debounce: 250 * time.Millisecond, PollInterval: -1})
+	for i := range 20 {
+		write(t, f, "v"+string(rune('a'+i)))
+	}
+	waitSignal(t, w)
+	// An identical rewrite forces one more examination; it must find
+	// nothing new, so the burst stays one signal.
+	checks := p.checks.Load()
+	write(t, f, "v"+string(rune('a'+19)))
+	waitFor(t, "a later examination", func() bool { return p.checks.Load() > checks })
+	if got := p.signals.Load(); got != 1 {
+		t.Errorf("signals = %d, want 1", got)
+	}
+}
+
+func TestWatcherSignalsOnceForChangesNotYetRead(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v0")
+	w, p := start(t, f, Options{Debounce: 10 * time.Millisecond, PollInterval: -1})
+	write(t, f, "v1")
+	waitFor(t, "first signal", func() bool { return p.signals.Load() == 1 })
+	write(t, f, "v2")
+	waitFor(t, "second signal", func() bool { return p.signals.Load() == 2 })
+	<-w.Changes()
+	select {
+	case <-w.Changes():
+		t.Error("two unread changes gave two values, want one")
+	default:
+	}
+}
+
+// fakeSource is an event source the test drives by hand.
+type fakeSource struct {
+	events chan fsnotify.Event
+	errs   chan error
+	once   sync.Once
+	mu     sync.Mutex
+	dirs   map[string]bool
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{events: make(chan fsnotify.Event), errs: make(chan error), dirs: map[string]bool{}}
+}
+
+func (s *fakeSource) Events() <-chan fsnotify.Event { return s.events }
+func (s *fakeSource) Errors() <-chan error          { return s.errs }
+func (s *fakeSource) Add(dir string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dirs[dir] = true
+	return nil
+}
+func (s *fakeSource) Remove(dir string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.dirs, dir)
+	return nil
+}
+func (s *fakeSource) Close() error {
+	s.once.Do(func() { close(s.events); close(s.errs) })
+	return nil
+}
+
+// fakeSources hands out fake sources and remembers them.
+type fakeSources struct {
+	mu   sync.Mutex
+	made []*fakeSource
+	fail bool
+}
+
+func (f *fakeSources) new() (source, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail {
+		return nil, errors.New("too many open files")
+	}
+	s := newFakeSource()
+	f.made = append(f.made, s)
+	return s, nil
+}
+
+func (f *fakeSources) count() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.made)
+}
+
+func (f *fakeSources) last() *fakeSource {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.made[len(f.made)-1]
+}
+
+func TestWatcherExaminesAtOnceOnWatcherErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		err  error
+	}{
+		{"overflow", fsnotify.ErrEventOverflow},
+		{"other error", errors.New("read inotify: bad file descriptor")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+			write(t, f, "v1")
+			var srcs fakeSources
+			// No debounce or poll can fire during the test: only the
+			// error can cause the examination.
+			w, _ := start(t, f, Options{Debounce: time.Hour, PollInterval: -1, newSource: srcs.new})
+			write(t, f, "v2")
+			srcs.last().errs <- tt.err
+			waitSignal(t, w)
+		})
+	}
+}
+
+func TestWatcherRebuildsAWatchWhoseChannelsClosed(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v1")
+	var srcs fakeSources
+	w, p := start(t, f, Options{Debounce: 10 * time.Millisecond, PollInterval: -1, newSource: srcs.new})
+	first := srcs.last()
+	_ = first.Close()
+	waitFor(t, "a new source", func() bool { return srcs.count() == 2 })
+	waitFor(t, "an examination after the rebuild", func() bool { return p.checks.Load() > 0 })
+
+	second := srcs.last()
+	second.mu.Lock()
+	watched := second.dirs[filepath.Dir(f)]
+	second.mu.Unlock()
+	if !watched {
+		t.Errorf("rebuilt source does not watch %q", filepath.Dir(f))
+	}
+	write(t, f, "v2")
+	second.events <- fsnotify.Event{Name: f, Op: fsnotify.Write}
+	waitSignal(t, w)
+}
+
+func TestWatcherPollsWhenEventsAreLost(t *testing.T) {
+	tests := []struct {
+		name string
+		fail bool
+	}{
+		{"watch delivers nothing", false},
+		{"watch cannot be created", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+			write(t, f, "v1")
+			srcs := fakeSources{fail: tt.fail}
+			w, _ := start(t, f, Options{Debounce: time.Hour, PollInterval: 10 * time.Millisecond, newSource: srcs.new})
+			write(t, f, "v2")
+			waitSignal(t, w)
+		})
+	}
+}
+
+func TestNewRejectsEmptyPath(t *testing.T) {
+	if _, err := New("", Options{}); err == nil {
+		t.Error("New(\"\") succeeded, want an error")
+	}
+}
