@@ -18,6 +18,10 @@ var (
 	// ErrAmbiguous marks a failed write that may nevertheless have been
 	// committed by the server (timeout, dropped connection, 5xx, conflict).
 	ErrAmbiguous = errors.New("outcome unknown: the write may have been applied")
+	// ErrMalformedResponse marks a success status whose body could not be
+	// understood (not JSON, truncated, wrong types, missing ids, or an error
+	// envelope with success:false).
+	ErrMalformedResponse = errors.New("malformed answer")
 )
 
 // APIError is an error answer from the API, decoded from its envelope

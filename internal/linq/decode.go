@@ -1,0 +1,497 @@
+package linq
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Caps on how much of an answer is read.
+const (
+	maxListBody  = 64 << 20 // a list of many thousand subscriptions
+	maxItemBody  = 1 << 20  // one subscription, or the event types
+	maxErrorBody = 64 << 10 // an error answer; only its envelope matters
+)
+
+// Lengths of the text taken from an answer into an error.
+const (
+	maxMessageLen = 300
+	maxExcerptLen = 120
+)
+
+// decodeList decodes the answer to a list call: {"subscriptions": [...]}.
+// Every item must be a well-formed subscription; ids must be unique.
+func decodeList(body []byte) ([]Subscription, error) {
+	var w struct {
+		Subscriptions json.RawMessage `json:"subscriptions"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return nil, err
+	}
+	raw := bytes.TrimSpace(w.Subscriptions)
+	switch {
+	case len(raw) == 0:
+		return nil, errors.New(`no "subscriptions" field`)
+	case bytes.Equal(raw, []byte("null")):
+		return []Subscription{}, nil
+	case raw[0] != '[':
+		return nil, fmt.Errorf(`"subscriptions" is %s, not an array`, jsonKind(raw))
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf("subscriptions: %w", jsonDetail(err))
+	}
+	subs := make([]Subscription, 0, len(items))
+	seen := make(map[string]int, len(items))
+	for i, item := range items {
+		s, err := decodeItem(item)
+		if err != nil {
+			return nil, fmt.Errorf("subscriptions[%d]: %w", i, err)
+		}
+		if j, dup := seen[s.ID]; dup {
+			return nil, fmt.Errorf("subscriptions[%d]: id %q repeats subscriptions[%d]", i, s.ID, j)
+		}
+		seen[s.ID] = i
+		subs = append(subs, s)
+	}
+	return subs, nil
+}
+
+// decodeSubscription decodes the answer to a retrieve or update call.
+func decodeSubscription(body []byte) (Subscription, error) {
+	if err := decodeObject(body, &struct{}{}); err != nil {
+		return Subscription{}, err
+	}
+	return decodeItem(body)
+}
+
+// decodeCreated decodes the answer to a create call, which must carry the
+// signing secret. Error texts never quote the body, which holds the secret.
+func decodeCreated(body []byte) (CreatedSubscription, error) {
+	if err := decodeObject(body, &struct{}{}); err != nil {
+		return CreatedSubscription{}, err
+	}
+	s, err := decodeItem(body)
+	if err != nil {
+		return CreatedSubscription{}, err
+	}
+	var w struct {
+		SigningSecret *string `json:"signing_secret"`
+	}
+	if err := json.Unmarshal(body, &w); err != nil {
+		return CreatedSubscription{}, fmt.Errorf("signing_secret: %w", jsonDetail(err))
+	}
+	if w.SigningSecret == nil || *w.SigningSecret == "" {
+		return CreatedSubscription{}, errors.New("no signing_secret")
+	}
+	return CreatedSubscription{Subscription: s, SigningSecret: NewSecret(*w.SigningSecret)}, nil
+}
+
+// decodeEventTypes decodes {"events": [string, ...], "doc_url": ...}.
+func decodeEventTypes(body []byte) ([]string, error) {
+	var w struct {
+		Events *[]*string `json:"events"`
+	}
+	if err := decodeObject(body, &w); err != nil {
+		return nil, err
+	}
+	if w.Events == nil {
+		return nil, errors.New(`no "events" array`)
+	}
+	events := make([]string, 0, len(*w.Events))
+	for i, e := range *w.Events {
+		if e == nil || *e == "" {
+			return nil, fmt.Errorf("events[%d]: empty event type", i)
+		}
+		events = append(events, *e)
+	}
+	return events, nil
+}
+
+// wireSubscription is a subscription as decoded from the wire. Pointers
+// tell an absent or null field from a zero one.
+type wireSubscription struct {
+	ID               *string   `json:"id"`
+	TargetURL        *string   `json:"target_url"`
+	SubscribedEvents *[]string `json:"subscribed_events"`
+	IsActive         *bool     `json:"is_active"`
+	PhoneNumbers     []string  `json:"phone_numbers"`
+	EnvironmentID    *string   `json:"environment_id"`
+	CreatedAt        wireTime  `json:"created_at"`
+	UpdatedAt        wireTime  `json:"updated_at"`
+}
+
+// decodeItem decodes one subscription object. The fields a plan depends on
+// (id, target_url, subscribed_events, is_active) must be present, so that a
+// damaged answer can never look like drift and lead to writes; the rest are
+// optional and unknown fields are ignored.
+func decodeItem(raw []byte) (Subscription, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || raw[0] != '{' {
+		return Subscription{}, fmt.Errorf("subscription is %s, not an object", jsonKind(raw))
+	}
+	var w wireSubscription
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return Subscription{}, jsonDetail(err)
+	}
+	switch {
+	case w.ID == nil || *w.ID == "":
+		return Subscription{}, errors.New("no id")
+	case w.TargetURL == nil || *w.TargetURL == "":
+		return Subscription{}, fmt.Errorf("subscription %q: no target_url", *w.ID)
+	case w.SubscribedEvents == nil:
+		return Subscription{}, fmt.Errorf("subscription %q: no subscribed_events", *w.ID)
+	case w.IsActive == nil:
+		return Subscription{}, fmt.Errorf("subscription %q: no is_active", *w.ID)
+	}
+	return Subscription{
+		ID:               *w.ID,
+		TargetURL:        *w.TargetURL,
+		SubscribedEvents: *w.SubscribedEvents,
+		IsActive:         *w.IsActive,
+		PhoneNumbers:     w.PhoneNumbers,
+		EnvironmentID:    w.EnvironmentID,
+		CreatedAt:        time.Time(w.CreatedAt),
+		UpdatedAt:        time.Time(w.UpdatedAt),
+	}, nil
+}
+
+// wireTime decodes a timestamp leniently: RFC 3339 with or without
+// fractional seconds or zone (UTC assumed), null or "" as the zero time.
+type wireTime time.Time
+
+var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (t *wireTime) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("timestamp is %s, not a string", jsonKind(b))
+	}
+	if s == "" {
+		return nil
+	}
+	for _, layout := range timeLayouts {
+		if v, err := time.Parse(layout, s); err == nil {
+			*t = wireTime(v)
+			return nil
+		}
+	}
+	return fmt.Errorf("timestamp %q is not RFC 3339", truncate(sanitize(s), 40))
+}
+
+// decodeObject checks that body is one JSON object that is not an error
+// envelope, and decodes it into v.
+func decodeObject(body []byte, v any) error {
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		return errors.New("empty body")
+	}
+	if trimmed[0] != '{' {
+		return fmt.Errorf("body is %s, not an object", jsonKind(trimmed))
+	}
+	var env struct {
+		Success *bool           `json:"success"`
+		Error   json.RawMessage `json:"error"`
+	}
+	if err := json.Unmarshal(trimmed, &env); err != nil {
+		return jsonDetail(err)
+	}
+	if (env.Success != nil && !*env.Success) || (len(env.Error) > 0 && string(env.Error) != "null") {
+		e := parseEnvelope(trimmed)
+		msg := "success is false"
+		if e.message != "" {
+			msg = e.message
+		}
+		if e.status != 0 || e.code != 0 {
+			return fmt.Errorf("answer is an error envelope (status %d, code %d): %s", e.status, e.code, msg)
+		}
+		return fmt.Errorf("answer is an error envelope: %s", msg)
+	}
+	if err := json.Unmarshal(trimmed, v); err != nil {
+		return jsonDetail(err)
+	}
+	return nil
+}
+
+// envelope is what could be read of an error envelope.
+type envelope struct {
+	ok      bool
+	status  int
+	code    int
+	message string
+}
+
+// parseEnvelope reads {"error":{"status","code","message"},"success":false}
+// tolerantly: numbers may come as strings, the error may be a bare string,
+// and a top-level "message" is used when there is no other.
+func parseEnvelope(body []byte) envelope {
+	var top struct {
+		Error   json.RawMessage `json:"error"`
+		Message json.RawMessage `json:"message"`
+	}
+	if json.Unmarshal(body, &top) != nil {
+		return envelope{}
+	}
+	var e envelope
+	errRaw := bytes.TrimSpace(top.Error)
+	switch {
+	case len(errRaw) > 0 && errRaw[0] == '{':
+		var inner struct {
+			Status  json.RawMessage `json:"status"`
+			Code    json.RawMessage `json:"code"`
+			Message json.RawMessage `json:"message"`
+		}
+		if json.Unmarshal(errRaw, &inner) == nil {
+			e.ok = true
+			e.status = lenientInt(inner.Status)
+			e.code = lenientInt(inner.Code)
+			e.message = lenientString(inner.Message)
+		}
+	case len(errRaw) > 0 && errRaw[0] == '"':
+		e.ok = true
+		e.message = lenientString(errRaw)
+	}
+	if e.message == "" {
+		if m := lenientString(top.Message); m != "" {
+			e.ok = true
+			e.message = m
+		}
+	}
+	return e
+}
+
+// lenientInt reads a JSON number or numeric string as an int, else 0.
+func lenientInt(raw json.RawMessage) int {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return 0
+	}
+	s := string(raw)
+	if raw[0] == '"' {
+		if json.Unmarshal(raw, &s) != nil {
+			return 0
+		}
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 || n > 1_000_000_000 {
+		return 0
+	}
+	return n
+}
+
+// lenientString reads a JSON string, else "".
+func lenientString(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
+// errorFromResponse turns an error answer into an *APIError. The message is
+// the envelope's; when there is no envelope it says what came instead and,
+// if quote is true, quotes a short sanitized excerpt. secrets are redacted
+// from whatever is taken from the body.
+func errorFromResponse(method, path string, status int, contentType string, body []byte, quote bool, secrets ...string) *APIError {
+	e := &APIError{Method: method, Path: path, Status: status}
+	if env := parseEnvelope(bytes.TrimSpace(body)); env.ok {
+		e.Code = env.code
+		e.Message = truncate(sanitize(redact(env.message, secrets)), maxMessageLen)
+		return e
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return e // Error() falls back to the status text.
+	}
+	msg := "answer without an error envelope"
+	if ct := mediaType(contentType); ct != "" {
+		msg += " (content type " + strconv.Quote(ct) + ")"
+	}
+	if quote {
+		if ex := excerpt(body, secrets); ex != "" {
+			msg += ": " + strconv.Quote(ex)
+		}
+	}
+	e.Message = msg
+	return e
+}
+
+// describeBody says what a body that is not the expected JSON looks like,
+// for error messages: its content type and, if quote is true, a short
+// sanitized excerpt.
+func describeBody(contentType string, body []byte, quote bool, secrets []string) string {
+	var parts []string
+	if ct := mediaType(contentType); ct != "" {
+		parts = append(parts, "content type "+strconv.Quote(ct))
+	}
+	if quote {
+		if ex := excerpt(body, secrets); ex != "" {
+			parts = append(parts, "body starts "+strconv.Quote(ex))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// mediaType returns the media type of a Content-Type header, bounded.
+func mediaType(ct string) string {
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		mt = ct
+	}
+	return truncate(sanitize(mt), 60)
+}
+
+// isJSONMediaType reports whether ct is absent or a JSON media type.
+func isJSONMediaType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || strings.HasSuffix(mt, "+json")
+}
+
+var (
+	tagRE    = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)\s*>|<!--.*?-->|<[^>]*>`)
+	secretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=_-]*|(?i)bearer\s+\S+`)
+)
+
+// excerpt returns the start of a non-JSON body as one short line of plain
+// text: markup stripped, secrets redacted, control characters dropped.
+func excerpt(body []byte, secrets []string) string {
+	if len(body) > 4096 {
+		body = body[:4096]
+	}
+	s := strings.ToValidUTF8(string(body), "?")
+	s = tagRE.ReplaceAllString(s, " ")
+	s = strings.Join(strings.Fields(s), " ")
+	return truncate(sanitize(redact(s, secrets)), maxExcerptLen)
+}
+
+// redact replaces every secret, and anything shaped like a signing secret or
+// a bearer credential, with a placeholder.
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec != "" {
+			s = strings.ReplaceAll(s, sec, redacted)
+		}
+	}
+	return secretRE.ReplaceAllString(s, redacted)
+}
+
+// sanitize makes s safe for one line of a terminal or log: invalid UTF-8
+// and control characters become '?' or spaces.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == utf8.RuneError:
+			return '?'
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+			return '?'
+		}
+		return r
+	}, s)
+}
+
+// truncate shortens s to at most n runes, marking the cut with "...".
+func truncate(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "..."
+}
+
+// jsonKind names the kind of JSON value raw starts with, for messages.
+func jsonKind(raw []byte) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "empty"
+	}
+	switch raw[0] {
+	case '{':
+		return "an object"
+	case '[':
+		return "an array"
+	case '"':
+		return "a string"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	case '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+		return "a number"
+	}
+	return "not JSON"
+}
+
+// jsonDetail rewrites a decoding error as a short message that quotes no
+// part of the body, which for a create holds the signing secret.
+func jsonDetail(err error) error {
+	var (
+		syntax *json.SyntaxError
+		typ    *json.UnmarshalTypeError
+	)
+	switch {
+	case errors.As(err, &syntax):
+		if strings.Contains(syntax.Error(), "unexpected end") {
+			return errors.New("truncated JSON")
+		}
+		return fmt.Errorf("invalid JSON at byte %d", syntax.Offset)
+	case errors.As(err, &typ):
+		got, _, _ := strings.Cut(typ.Value, " ")
+		if typ.Field != "" {
+			return fmt.Errorf("field %q: %s where %s was expected", typ.Field, got, goTypeName(typ.Type.String()))
+		}
+		return fmt.Errorf("%s where %s was expected", got, goTypeName(typ.Type.String()))
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("truncated JSON")
+	}
+	// Errors from UnmarshalJSON methods (wireTime) are ours and safe.
+	return err
+}
+
+// goTypeName turns a Go type into the JSON kind a reader expects.
+func goTypeName(t string) string {
+	switch {
+	case t == "string":
+		return "a string"
+	case t == "bool":
+		return "a boolean"
+	case strings.HasPrefix(t, "[]"):
+		return "an array"
+	case strings.HasPrefix(t, "map["), strings.HasPrefix(t, "struct"), strings.Contains(t, "."):
+		return "an object"
+	case strings.HasPrefix(t, "int"), strings.HasPrefix(t, "float"), strings.HasPrefix(t, "uint"):
+		return "a number"
+	}
+	return t
+}
+
+// statusText renders a status for messages: "200" or "599".
+func statusText(status int) string {
+	if t := http.StatusText(status); t != "" {
+		return strconv.Itoa(status) + " " + t
+	}
+	return strconv.Itoa(status)
+}
