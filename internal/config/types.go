@@ -30,6 +30,10 @@ type Config struct {
 	Policy  Policy
 	// Subscriptions are in file order.
 	Subscriptions []Subscription
+
+	// FieldPos holds the position of each top-level key's value that was
+	// present ("version", "policy", "subscriptions").
+	FieldPos map[string]Position
 }
 
 // Subscription is one declared webhook subscription.
