@@ -13,8 +13,12 @@ import (
 type Action string
 
 const (
+	// ActionCreate makes a new subscription for a file entry.
 	ActionCreate Action = "create"
+	// ActionUpdate changes a matched subscription's fields.
 	ActionUpdate Action = "update"
+	// ActionDelete removes a remote subscription that no entry matches
+	// (policy sync only).
 	ActionDelete Action = "delete"
 	// ActionUnmanaged is a remote subscription that no entry matches and the
 	// policy leaves alone. It is reported, never executed.
@@ -87,4 +91,6 @@ type Summary struct {
 	Delete    int `json:"delete"`
 	Unmanaged int `json:"unmanaged"`
 	InSync    int `json:"in_sync"`
+	// OutOfScope counts remote subscriptions of other environments.
+	OutOfScope int `json:"out_of_scope"`
 }

@@ -1,0 +1,51 @@
+package diff
+
+// Summary counts p's changes by action, with its in-sync and out-of-scope
+// counts.
+func (p Plan) Summary() Summary {
+	s := Summary{InSync: p.InSync, OutOfScope: p.OutOfScope}
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate:
+			s.Create++
+		case ActionUpdate:
+			s.Update++
+		case ActionDelete:
+			s.Delete++
+		case ActionUnmanaged:
+			s.Unmanaged++
+		}
+	}
+	return s
+}
+
+// HasChanges reports whether p has pending changes: creates, updates or
+// deletes. Unmanaged subscriptions are reported, not pending.
+func (p Plan) HasChanges() bool {
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate, ActionUpdate, ActionDelete:
+			return true
+		}
+	}
+	return false
+}
+
+// Writes returns the number of API writes that applying p takes: one per
+// create, update and delete, plus the follow-up update of each inactive
+// create.
+func (p Plan) Writes() int {
+	n := 0
+	for _, c := range p.Changes {
+		switch c.Action {
+		case ActionCreate:
+			n++
+			if !c.Update.IsZero() {
+				n++
+			}
+		case ActionUpdate, ActionDelete:
+			n++
+		}
+	}
+	return n
+}
