@@ -186,7 +186,11 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 
 // parseBaseURL checks an API root and returns it without trailing slashes.
 func parseBaseURL(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if !strings.Contains(raw, "://") {
+		return "", errors.New("base URL must start with http:// or https://")
+	}
+	u, err := url.Parse(raw)
 	if err != nil {
 		// url.Error quotes the whole input, which may hold credentials.
 		return "", errors.New("base URL is not a valid URL")
@@ -468,7 +472,15 @@ func (c *Client) do(ctx context.Context, r *request) (*response, callState, erro
 			return res, st, nil
 		default:
 			status := ar.resp.StatusCode
-			lastErr = errorFromResponse(r.method, r.path, status, ar.resp.Header.Get("Content-Type"), ar.body, !r.secretBody, c.token)
+			apiErr := errorFromResponse(r.method, r.path, status, ar.resp.Header.Get("Content-Type"), ar.body, !r.secretBody, c.token)
+			lastErr = apiErr
+			// Say what to check in the words of the sentinel.
+			switch status {
+			case http.StatusUnauthorized:
+				lastErr = fmt.Errorf("%w: %w", ErrUnauthorized, apiErr)
+			case http.StatusForbidden:
+				lastErr = fmt.Errorf("%w: %w", ErrForbidden, apiErr)
+			}
 			if r.idempotent {
 				retry, reason = shouldRetry(ar.resp, nil)
 			} else {
@@ -547,7 +559,7 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return attemptResult{err: unwrapURLError(err), sent: gotConn.Load()}
+		return attemptResult{err: c.explain(ctx, actx, unwrapURLError(err)), sent: gotConn.Load()}
 	}
 	defer resp.Body.Close()
 	limit := int64(maxErrorBody)
@@ -557,7 +569,7 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return attemptResult{err: fmt.Errorf("%s answer cut short: %w", statusText(resp.StatusCode), err), sent: true}
+		return attemptResult{err: fmt.Errorf("%s answer cut short: %w", statusText(resp.StatusCode), c.explain(ctx, actx, err)), sent: true}
 	}
 	ar = attemptResult{resp: resp, body: b, sent: true}
 	if int64(len(b)) > limit {
@@ -565,6 +577,18 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 		ar.tooLarge = success
 	}
 	return ar
+}
+
+// explain adds what a bare transport error means: the attempt timeout ran
+// out (and not the caller's context), or the server closed the connection.
+func (c *Client) explain(ctx, actx context.Context, err error) error {
+	switch {
+	case ctx.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("no answer within the %s attempt timeout: %w", c.attemptTimeout, err)
+	case errors.Is(err, io.EOF):
+		return fmt.Errorf("connection closed before an answer: %w", err)
+	}
+	return err
 }
 
 // unwrapURLError drops the *url.Error around a transport error: its text

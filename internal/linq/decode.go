@@ -138,7 +138,7 @@ type wireSubscription struct {
 func decodeItem(raw []byte) (Subscription, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || raw[0] != '{' {
-		return Subscription{}, fmt.Errorf("subscription is %s, not an object", jsonKind(raw))
+		return Subscription{}, notObject("subscription", raw)
 	}
 	var w wireSubscription
 	if err := json.Unmarshal(raw, &w); err != nil {
@@ -201,7 +201,7 @@ func decodeObject(body []byte, v any) error {
 		return errors.New("empty body")
 	}
 	if trimmed[0] != '{' {
-		return fmt.Errorf("body is %s, not an object", jsonKind(trimmed))
+		return notObject("body", trimmed)
 	}
 	var env struct {
 		Success *bool           `json:"success"`
@@ -420,6 +420,15 @@ func truncate(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n]) + "..."
+}
+
+// notObject says that what (the body, an item) is not a JSON object.
+func notObject(what string, raw []byte) error {
+	kind := jsonKind(raw)
+	if kind == "not JSON" {
+		return fmt.Errorf("%s is not JSON", what)
+	}
+	return fmt.Errorf("%s is %s, not an object", what, kind)
 }
 
 // jsonKind names the kind of JSON value raw starts with, for messages.
