@@ -13,6 +13,7 @@
 #
 # Runs as root (to switch user); needs Go, readelf (binutils) and setpriv (util-linux).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(repo_root)"
 

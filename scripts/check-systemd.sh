@@ -10,6 +10,7 @@
 # throw-away root (--root) holding a copy of the host's unit directory and stub
 # executables at the paths ExecStart= and ExecReload= name.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$(repo_root)"
 
@@ -20,6 +21,7 @@ need_cmd systemd-analyze systemd
 [ -f "$UNIT" ] || die "$UNIT not found"
 
 # 1. Required settings, one per line, matched as whole lines.
+# shellcheck disable=SC2016 # literal unit lines, $MAINPID included
 required=(
 	'Type=notify'
 	'ExecReload=/bin/kill -HUP $MAINPID'
