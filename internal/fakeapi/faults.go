@@ -51,6 +51,7 @@ const (
 )
 
 var faultNames = map[FaultKind]string{
+	0:                "none",
 	FaultErrorBefore: "error_before",
 	FaultErrorAfter:  "error_after",
 	FaultRateLimit:   "rate_limit",
@@ -63,7 +64,7 @@ var faultNames = map[FaultKind]string{
 	FaultEnvelope200: "envelope_200",
 }
 
-// String returns the kind's snake_case name.
+// String returns the kind's snake_case name; the zero kind is "none".
 func (k FaultKind) String() string {
 	if n, ok := faultNames[k]; ok {
 		return n
