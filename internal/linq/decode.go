@@ -121,14 +121,14 @@ func decodeEventTypes(body []byte) ([]string, error) {
 // wireSubscription is a subscription as decoded from the wire. Pointers
 // tell an absent or null field from a zero one.
 type wireSubscription struct {
-	ID               *string   `json:"id"`
-	TargetURL        *string   `json:"target_url"`
-	SubscribedEvents *[]string `json:"subscribed_events"`
-	IsActive         *bool     `json:"is_active"`
-	PhoneNumbers     []string  `json:"phone_numbers"`
-	EnvironmentID    *string   `json:"environment_id"`
-	CreatedAt        wireTime  `json:"created_at"`
-	UpdatedAt        wireTime  `json:"updated_at"`
+	ID               *string         `json:"id"`
+	TargetURL        *string         `json:"target_url"`
+	SubscribedEvents *[]string       `json:"subscribed_events"`
+	IsActive         *bool           `json:"is_active"`
+	PhoneNumbers     []string        `json:"phone_numbers"`
+	EnvironmentID    *string         `json:"environment_id"`
+	CreatedAt        json.RawMessage `json:"created_at"`
+	UpdatedAt        json.RawMessage `json:"updated_at"`
 }
 
 // decodeItem decodes one subscription object. The fields a plan depends on
@@ -154,6 +154,14 @@ func decodeItem(raw []byte) (Subscription, error) {
 	case w.IsActive == nil:
 		return Subscription{}, fmt.Errorf("subscription %q: no is_active", *w.ID)
 	}
+	created, err := parseTime(w.CreatedAt)
+	if err != nil {
+		return Subscription{}, fmt.Errorf("subscription %q: created_at: %w", *w.ID, err)
+	}
+	updated, err := parseTime(w.UpdatedAt)
+	if err != nil {
+		return Subscription{}, fmt.Errorf("subscription %q: updated_at: %w", *w.ID, err)
+	}
 	return Subscription{
 		ID:               *w.ID,
 		TargetURL:        *w.TargetURL,
@@ -161,36 +169,35 @@ func decodeItem(raw []byte) (Subscription, error) {
 		IsActive:         *w.IsActive,
 		PhoneNumbers:     w.PhoneNumbers,
 		EnvironmentID:    w.EnvironmentID,
-		CreatedAt:        time.Time(w.CreatedAt),
-		UpdatedAt:        time.Time(w.UpdatedAt),
+		CreatedAt:        created,
+		UpdatedAt:        updated,
 	}, nil
 }
 
-// wireTime decodes a timestamp leniently: RFC 3339 with or without
-// fractional seconds or zone (UTC assumed), null or "" as the zero time.
-type wireTime time.Time
-
+// timeLayouts are the timestamp forms accepted: RFC 3339 with or without
+// fractional seconds, without a zone (UTC assumed), or with a space.
 var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00"}
 
-// UnmarshalJSON implements json.Unmarshaler.
-func (t *wireTime) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		return nil
+// parseTime decodes a timestamp leniently: absent, null or "" is the zero
+// time.
+func parseTime(raw json.RawMessage) (time.Time, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return time.Time{}, nil
 	}
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("timestamp is %s, not a string", jsonKind(b))
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return time.Time{}, fmt.Errorf("%s where a timestamp string was expected", jsonKind(raw))
 	}
 	if s == "" {
-		return nil
+		return time.Time{}, nil
 	}
 	for _, layout := range timeLayouts {
 		if v, err := time.Parse(layout, s); err == nil {
-			*t = wireTime(v)
-			return nil
+			return v, nil
 		}
 	}
-	return fmt.Errorf("timestamp %q is not RFC 3339", truncate(sanitize(s), 40))
+	return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", truncate(sanitize(s), 40))
 }
 
 // decodeObject checks that body is one JSON object that is not an error
@@ -476,7 +483,6 @@ func jsonDetail(err error) error {
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return errors.New("truncated JSON")
 	}
-	// Errors from UnmarshalJSON methods (wireTime) are ours and safe.
 	return err
 }
 
