@@ -1,0 +1,26 @@
+# Developer and release shortcuts. CI runs .ci/run; `make check-deploy` is the part of it
+# that checks the deployment files (systemd unit, image build, Kubernetes, workflow, alerts).
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+IMAGE   ?= linq-sync
+
+.PHONY: build test image check-deploy clean
+
+## build: a static, stripped bin/linq-sync, built as the container image builds it
+build:
+	VERSION=$(VERSION) ./scripts/build-static.sh bin/linq-sync
+
+## test: the unit and integration tests, as the README gives them
+test:
+	go test -race ./...
+
+## image: the container image $(IMAGE):$(VERSION) (needs a Docker engine)
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
+
+## check-deploy: systemd-analyze, static binary, Kubernetes, workflow and promtool checks
+check-deploy:
+	./scripts/check-deploy.sh
+
+clean:
+	rm -rf bin
