@@ -1,0 +1,162 @@
+package planfmt
+
+import (
+	"fmt"
+	"html"
+	"io"
+	"strings"
+
+	"github.com/linq-sync/linq-sync/internal/diff"
+)
+
+// MarkdownMarker is the hidden first line of every Markdown plan, by which
+// a workflow finds its earlier comment to update instead of adding one.
+const MarkdownMarker = "<!-- linq-sync-plan -->"
+
+// Markdown writes p as a pull-request comment: MarkdownMarker, a heading, a
+// summary table, entry errors, then a collapsed <details> section per
+// subscription holding its change as a fenced diff block. Every string from
+// the file or the API is shown only inside HTML-escaped <code> elements or
+// fenced blocks, so it can neither change the layout nor mention anyone.
+func Markdown(w io.Writer, p diff.Plan, opts Options) error {
+	ew := &errWriter{w: w}
+	s := p.Summary()
+	ew.printf("%s\n", MarkdownMarker)
+	if opts.File != "" {
+		ew.printf("### linq-sync plan for %s\n\n", code(opts.File))
+	} else {
+		ew.printf("### linq-sync plan\n\n")
+	}
+	ew.printf("| create | update | delete | unmanaged | in sync |\n")
+	ew.printf("|---:|---:|---:|---:|---:|\n")
+	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+
+	if len(p.Errors) > 0 {
+		ew.printf("**%s**\n\n", errorsLine(len(p.Errors)))
+		lines := make([]string, 0, len(p.Errors))
+		for _, e := range p.Errors {
+			loc := ""
+			if e.Pos.Line > 0 {
+				loc = fmt.Sprintf(" (line %d, col %d)", e.Pos.Line, e.Pos.Col)
+			}
+			lines = append(lines, fmt.Sprintf("! error %s%s: %s", clean(e.Name), loc, clean(e.Message)))
+		}
+		fenced(ew, "text", lines)
+	}
+	for _, c := range p.Changes {
+		ew.printf("<details><summary>%s</summary>\n\n", mdSummary(c, opts))
+		fenced(ew, "diff", mdDiff(c))
+		ew.printf("</details>\n\n")
+	}
+	if s.OutOfScope > 0 {
+		ew.printf("%s\n\n", outOfScopeLine(s.OutOfScope))
+	}
+	if !p.HasChanges() && s.Unmanaged == 0 && len(p.Errors) == 0 {
+		ew.printf("%s\n", summaryLine(s, p))
+	}
+	return ew.err
+}
+
+// code returns s as an HTML <code> element, escaped.
+func code(s string) string { return "<code>" + html.EscapeString(clean(s)) + "</code>" }
+
+// mdSummary is the one-line <summary> of a change's section.
+func mdSummary(c diff.Change, opts Options) string {
+	switch c.Action {
+	case diff.ActionCreate:
+		return "<b>+ create</b> " + code(c.Name) + " " + code(c.TargetURL)
+	case diff.ActionUpdate:
+		fields := make([]string, len(c.Fields))
+		for i, f := range c.Fields {
+			fields[i] = f.Field
+		}
+		return "<b>~ update</b> " + code(c.Name) + " (" + code(c.ID) + "): " + html.EscapeString(clean(strings.Join(fields, ", ")))
+	case diff.ActionDelete:
+		return "<b>- delete</b> " + code(c.TargetURL) + " (" + code(c.ID) + ")"
+	case diff.ActionUnmanaged:
+		return "<b>? unmanaged</b> " + code(c.TargetURL) + " (" + code(c.ID) + ") — left alone (policy " + html.EscapeString(string(opts.policy())) + ")"
+	default:
+		return html.EscapeString(clean(string(c.Action))) + " " + code(c.TargetURL) + " (" + code(c.ID) + ")"
+	}
+}
+
+// mdDiff is the body of a change's diff block: "+" lines for what will
+// exist, "-" for what will not, and "#" lines for notes.
+func mdDiff(c diff.Change) []string {
+	var lines []string
+	switch c.Action {
+	case diff.ActionCreate:
+		lines = append(lines,
+			"+ target_url: "+quote(c.TargetURL),
+			"+ subscribed_events: "+list(c.Create.SubscribedEvents, "(none)"),
+			"+ phone_numbers: "+phoneListOrAll(c.Create.PhoneNumbers),
+		)
+		if createIsActive(c) {
+			lines = append(lines, "+ is_active: true")
+		} else {
+			lines = append(lines, "+ is_active: false (created, then deactivated: 2 writes)")
+		}
+	case diff.ActionUpdate:
+		for _, f := range c.Fields {
+			switch f.Field {
+			case "subscribed_events":
+				lines = append(lines, "  subscribed_events:")
+				for _, a := range f.Added {
+					lines = append(lines, "+   "+clean(a))
+				}
+				for _, r := range f.Removed {
+					lines = append(lines, "-   "+clean(r))
+				}
+			case "phone_numbers":
+				lines = append(lines, "- phone_numbers: "+phoneListOrAll(strs(f.Old)), "+ phone_numbers: "+phoneListOrAll(strs(f.New)))
+			default:
+				lines = append(lines, "- "+clean(f.Field)+": "+scalar(f.Old), "+ "+clean(f.Field)+": "+scalar(f.New))
+			}
+		}
+	case diff.ActionDelete:
+		lines = append(lines, "- target_url: "+quote(c.TargetURL))
+		lines = append(lines, currentLines("- ", c)...)
+	default:
+		lines = append(lines, "  target_url: "+quote(c.TargetURL))
+		lines = append(lines, currentLines("  ", c)...)
+	}
+	for _, n := range c.Notes {
+		lines = append(lines, "# note: "+clean(n))
+	}
+	return lines
+}
+
+// currentLines show a remote subscription's other fields.
+func currentLines(prefix string, c diff.Change) []string {
+	if c.Current == nil {
+		return nil
+	}
+	return []string{
+		prefix + "subscribed_events: " + list(sortedCopy(c.Current.SubscribedEvents), "(none)"),
+		prefix + "phone_numbers: " + phoneListOrAll(sortedCopy(c.Current.PhoneNumbers)),
+		fmt.Sprintf("%sis_active: %t", prefix, c.Current.IsActive),
+	}
+}
+
+// fenced writes lines as a fenced code block whose fence is longer than
+// any run of backticks in them, so that no line can close it early.
+func fenced(ew *errWriter, lang string, lines []string) {
+	n := 3
+	for _, l := range lines {
+		run := 0
+		for _, r := range l {
+			if r == '`' {
+				run++
+				n = max(n, run+1)
+			} else {
+				run = 0
+			}
+		}
+	}
+	fence := strings.Repeat("`", n)
+	ew.printf("%s%s\n", fence, lang)
+	for _, l := range lines {
+		ew.printf("%s\n", l)
+	}
+	ew.printf("%s\n\n", fence)
+}

@@ -1,0 +1,212 @@
+// Package planfmt renders a diff.Plan for people and for machines: plain
+// text for a terminal, a stable JSON document, Markdown for a pull-request
+// comment, and GitHub Actions workflow commands. Every renderer is a pure
+// function writing to an io.Writer; none computes, filters or applies a
+// plan. Plans carry no secrets, and nothing here adds any.
+//
+// Strings that come from the file or the API (names, URLs, ids, event
+// types, notes) are escaped for each format, so that a hostile value can
+// neither break the layout nor inject terminal control sequences, HTML or
+// workflow commands.
+package planfmt
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"unicode"
+
+	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/diff"
+)
+
+// Options tune the renderers.
+type Options struct {
+	// File is the config file's path, used for annotations and headings.
+	File string
+	// Policy is the file's policy, named where unmanaged subscriptions are
+	// reported; empty means upsert-only.
+	Policy config.Policy
+}
+
+func (o Options) policy() config.Policy {
+	if o.Policy == "" {
+		return config.PolicyUpsertOnly
+	}
+	return o.Policy
+}
+
+// errWriter keeps the first write error, so that renderers can write line
+// after line and check once.
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) printf(format string, args ...any) {
+	if e.err != nil {
+		return
+	}
+	_, e.err = fmt.Fprintf(e.w, format, args...)
+}
+
+// clean returns s with every non-printable rune (newlines, escapes,
+// terminal control sequences) written as a Go escape, so that one value
+// stays on one line and cannot drive a terminal.
+func clean(s string) string {
+	for _, r := range s {
+		if !unicode.IsPrint(r) || r == unicode.ReplacementChar {
+			q := strconv.Quote(s)
+			return q[1 : len(q)-1]
+		}
+	}
+	return s
+}
+
+// quote returns s in double quotes, escaped as a Go string literal.
+func quote(s string) string { return strconv.Quote(s) }
+
+// list joins a set of values for display; an empty set is shown as empty.
+func list(vals []string, empty string) string {
+	if len(vals) == 0 {
+		return empty
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = clean(v)
+	}
+	return strings.Join(out, ", ")
+}
+
+const allNumbers = "all numbers"
+
+// phoneList shows a phone filter; empty means every number.
+func phoneList(vals []string) string {
+	if len(vals) == 0 {
+		return allNumbers
+	}
+	return "[" + list(vals, "") + "]"
+}
+
+// strs returns v as a []string when it is one (FieldChange.Old and New of
+// set-valued fields).
+func strs(v any) []string {
+	s, _ := v.([]string)
+	return s
+}
+
+// scalar shows a target_url or is_active value.
+func scalar(v any) string {
+	switch x := v.(type) {
+	case string:
+		return quote(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case nil:
+		return "null"
+	default:
+		return clean(fmt.Sprint(x))
+	}
+}
+
+// fieldLine describes one changed field on one line, as the text and
+// GitHub renderers show it.
+func fieldLine(f diff.FieldChange) string {
+	switch f.Field {
+	case "subscribed_events":
+		var parts []string
+		for _, a := range f.Added {
+			parts = append(parts, "+"+clean(a))
+		}
+		for _, r := range f.Removed {
+			parts = append(parts, "-"+clean(r))
+		}
+		return f.Field + ": " + strings.Join(parts, " ")
+	case "phone_numbers":
+		return f.Field + ": " + phoneList(strs(f.Old)) + " -> " + phoneList(strs(f.New))
+	default:
+		return clean(f.Field) + ": " + scalar(f.Old) + " -> " + scalar(f.New)
+	}
+}
+
+// createIsActive reports whether a create leaves the subscription active.
+func createIsActive(c diff.Change) bool {
+	if c.Desired != nil {
+		return c.Desired.IsActive
+	}
+	return c.Update.IsActive == nil || *c.Update.IsActive
+}
+
+// header is a change's first line in text form.
+func header(c diff.Change, opts Options) string {
+	switch c.Action {
+	case diff.ActionCreate:
+		return fmt.Sprintf("+ create %s  %s", clean(c.Name), clean(c.TargetURL))
+	case diff.ActionUpdate:
+		return fmt.Sprintf("~ update %s (%s)", clean(c.Name), clean(c.ID))
+	case diff.ActionDelete:
+		return fmt.Sprintf("- delete %s (%s)", clean(c.TargetURL), clean(c.ID))
+	case diff.ActionUnmanaged:
+		return fmt.Sprintf("? unmanaged %s (%s) — left alone (policy %s)", clean(c.TargetURL), clean(c.ID), opts.policy())
+	default:
+		return fmt.Sprintf("%s %s (%s)", clean(string(c.Action)), clean(c.TargetURL), clean(c.ID))
+	}
+}
+
+// details are the indented lines under a change's header, without notes.
+func details(c diff.Change) []string {
+	switch c.Action {
+	case diff.ActionCreate:
+		lines := []string{
+			"subscribed_events: " + list(c.Create.SubscribedEvents, "(none)"),
+			"phone_numbers: " + phoneListOrAll(c.Create.PhoneNumbers),
+		}
+		if createIsActive(c) {
+			lines = append(lines, "is_active: true")
+		} else {
+			lines = append(lines, "is_active: false (created, then deactivated: 2 writes)")
+		}
+		return lines
+	case diff.ActionUpdate:
+		lines := make([]string, 0, len(c.Fields))
+		for _, f := range c.Fields {
+			lines = append(lines, fieldLine(f))
+		}
+		return lines
+	}
+	return nil
+}
+
+// phoneListOrAll shows a create's phone filter without brackets.
+func phoneListOrAll(vals []string) string {
+	if len(vals) == 0 {
+		return allNumbers
+	}
+	return list(vals, "")
+}
+
+// summaryLine is the plan's last line.
+func summaryLine(s diff.Summary, p diff.Plan) string {
+	if !p.HasChanges() && s.Unmanaged == 0 && len(p.Errors) == 0 {
+		return fmt.Sprintf("No changes. %d %s in sync.", s.InSync, plural(s.InSync, "subscription", "subscriptions"))
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d unmanaged, %d in sync.", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+}
+
+// outOfScopeLine mentions the subscriptions of other environments.
+func outOfScopeLine(n int) string {
+	return fmt.Sprintf("%d %s of other environments not shown (pass --all-environments to manage them).", n, plural(n, "subscription", "subscriptions"))
+}
+
+// errorsLine says that a plan with entry errors cannot be applied.
+func errorsLine(n int) string {
+	return fmt.Sprintf("%d %s cannot be planned; nothing will be applied until %s fixed.", n, plural(n, "entry", "entries"), plural(n, "it is", "they are"))
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
