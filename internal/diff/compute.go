@@ -48,7 +48,7 @@ func pinnedMissingOnline(id string) string {
 // otherEnvironment explains why a subscription of another environment
 // cannot be matched.
 func otherEnvironment(r *linq.Subscription) string {
-	return fmt.Sprintf("subscription %s belongs to environment %q, which this plan does not manage; pass --all-environments to manage it", r.ID, *r.EnvironmentID)
+	return fmt.Sprintf("subscription %q belongs to environment %q, which this plan does not manage; pass --all-environments to manage it", r.ID, *r.EnvironmentID)
 }
 
 // Compute returns the plan that turns remote into desired. It neither
@@ -145,7 +145,7 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 		case !refs[i].inScope:
 			fail(d, "%s", otherEnvironment(refs[i].sub))
 		case refs[i].claimed:
-			fail(d, "id %s is also pinned by entry %q", d.ID, refs[i].claimedBy)
+			fail(d, "id %q is also pinned by entry %q", d.ID, refs[i].claimedBy)
 		default:
 			match(d, i, true)
 		}
@@ -161,7 +161,7 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.claimed && r.pinned }); ok {
-			fail(d, "target_url is that of subscription %s, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
+			fail(d, "target_url is that of subscription %q, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.inScope && !r.claimed }); ok {

@@ -194,7 +194,7 @@ func TestComputeMatching(t *testing.T) {
 			remote:  []linq.Subscription{env(remoteSub("2", urlA, "message.received"), "sandbox")},
 			want: Plan{OutOfScope: 1, Errors: []EntryError{{
 				Name:    "a",
-				Message: `subscription 2 belongs to environment "sandbox", which this plan does not manage; pass --all-environments to manage it`,
+				Message: `subscription "2" belongs to environment "sandbox", which this plan does not manage; pass --all-environments to manage it`,
 			}}},
 		},
 		{
@@ -203,7 +203,7 @@ func TestComputeMatching(t *testing.T) {
 			remote:  []linq.Subscription{env(remoteSub("2", urlA, "message.received"), "sandbox")},
 			want: Plan{OutOfScope: 1, Errors: []EntryError{{
 				Name:    "a",
-				Message: `target_url matches a subscription of another environment: subscription 2 belongs to environment "sandbox", which this plan does not manage; pass --all-environments to manage it`,
+				Message: `target_url matches a subscription of another environment: subscription "2" belongs to environment "sandbox", which this plan does not manage; pass --all-environments to manage it`,
 			}}},
 		},
 		{
@@ -233,7 +233,7 @@ func TestComputeMatching(t *testing.T) {
 				}},
 				Errors: []EntryError{{
 					Name:    "b",
-					Message: `target_url is that of subscription 1, which entry "a" pins by id; give this entry another target_url, or remove it`,
+					Message: `target_url is that of subscription "1", which entry "a" pins by id; give this entry another target_url, or remove it`,
 				}},
 			},
 		},
@@ -245,7 +245,7 @@ func TestComputeMatching(t *testing.T) {
 			},
 			remote: []linq.Subscription{remoteSub("1", urlA, "message.received")},
 			want: Plan{InSync: 1, Errors: []EntryError{{
-				Name: "b", Message: `id 1 is also pinned by entry "a"`,
+				Name: "b", Message: `id "1" is also pinned by entry "a"`,
 			}}},
 		},
 		{
