@@ -115,7 +115,8 @@ func demoDrift(cfg *config.Config) []linq.Subscription {
 			UpdatedAt:        at,
 		}
 		if i == 0 {
-			s.SubscribedEvents = append(s.SubscribedEvents[:len(s.SubscribedEvents)-1:len(s.SubscribedEvents)-1], "message.failed")
+			// One declared event is missing, one extra is subscribed.
+			s.SubscribedEvents = append(s.SubscribedEvents[1:len(s.SubscribedEvents):len(s.SubscribedEvents)], "message.edited")
 			s.PhoneNumbers = []string{"+15550000000"}
 		}
 		subs = append(subs, s)

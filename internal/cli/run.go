@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/daemon"
+	"github.com/linq-sync/linq-sync/internal/diff"
+	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/metrics"
+	"github.com/linq-sync/linq-sync/internal/reconcile"
+	"github.com/linq-sync/linq-sync/internal/sdnotify"
+	"github.com/linq-sync/linq-sync/internal/version"
+)
+
+// runDaemon keeps the account equal to the file until SIGTERM or SIGINT.
+func runDaemon(ctx context.Context, env Env, args []string) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	var (
+		ff fileFlags
+		af apiFlags
+		lf logFlags
+		pf applyFlags
+	)
+	ff.register(fs, env)
+	af.register(fs, env)
+	lf.register(fs)
+	pf.register(fs)
+	interval := fs.Duration("interval", daemon.DefaultInterval, "reconcile at least this often, to correct drift made outside the file")
+	listen := fs.String("listen", "127.0.0.1:9464", "`address` of /metrics, /healthz and /readyz (empty: none)")
+	dryRun := fs.Bool("dry-run", false, "never write: only measure and report drift")
+	shutdownTimeout := fs.Duration("shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
+	if ok, code := parseFlags(env, fs, args); !ok {
+		return code
+	}
+	if err := pf.validate(); err != nil {
+		return errorf(env, err, "")
+	}
+	if *interval < time.Second {
+		return errorf(env, errors.New("--interval must be at least 1s"), "")
+	}
+	lv := new(slog.LevelVar)
+	log, err := lf.logger(env.Stderr, lv)
+	if err != nil {
+		return errorf(env, err, "")
+	}
+	opts, err := pf.reconcileOptions(&af, log)
+	if err != nil {
+		return errorf(env, err, "")
+	}
+	// The event-type list is refreshed hourly in a long-running process.
+	opts.EventTypesTTL = time.Hour
+
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg, version.String())
+	client, err := af.client(log, linq.WithObserver(m))
+	if err != nil {
+		return errorf(env, err, hintFor(err))
+	}
+	notifier := sdnotify.New()
+	wctx, stopWatchdog := context.WithCancel(ctx)
+	defer stopWatchdog()
+	go notifier.RunWatchdog(wctx)
+
+	err = daemon.Run(ctx, daemon.Options{
+		Path:            ff.file,
+		Reconciler:      reconciler{r: reconcile.New(client, opts)},
+		DryRun:          *dryRun,
+		Interval:        *interval,
+		ShutdownTimeout: *shutdownTimeout,
+		Listen:          *listen,
+		Metrics:         m,
+		Gatherer:        reg,
+		Logger:          log,
+		LevelVar:        lv,
+		Notifier:        notifier,
+	})
+	var cerr *daemon.ConfigError
+	if errors.As(err, &cerr) {
+		for _, d := range cerr.Diagnostics {
+			env.Stderr.Write([]byte(d.String() + "\n"))
+		}
+		return errorf(env, errors.New(ff.file+" is invalid; not starting"), "fix the file and start again; a daemon never starts without a good config")
+	}
+	if err != nil {
+		return errorf(env, err, hintFor(err))
+	}
+	return ExitOK
+}
+
+// reconciler adapts reconcile.Reconciler to the daemon's interface.
+type reconciler struct {
+	r *reconcile.Reconciler
+}
+
+func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (daemon.Outcome, error) {
+	rep, err := a.r.Reconcile(ctx, cfg, dryRun)
+	out := daemon.Outcome{
+		Planned: rep.Remote != nil || rep.Plan.Changes != nil || rep.Plan.InSync > 0,
+		Applied: map[diff.Action]int{},
+		Failed:  map[diff.Action]int{},
+	}
+	if !out.Planned {
+		return out, err
+	}
+	out.Pending = rep.Pending()
+	if !rep.Applied {
+		// Refused (safety rail, plan errors) or dry run: all of it is pending.
+		out.Pending = rep.Plan.Summary()
+	}
+	s := rep.Plan.Summary()
+	out.Managed = s.InSync + s.Update
+	for a, n := range rep.Result.Applied {
+		out.Applied[a] = n
+	}
+	for _, f := range rep.Result.Failures {
+		out.Failed[f.Action]++
+	}
+	if rep.Applied {
+		out.Managed += rep.Result.Applied[diff.ActionCreate]
+	}
+	return out, err
+}
