@@ -19,8 +19,17 @@ need_cmd() {
 		DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || die "apt-get update failed"
 		_apt_updated=1
 	fi
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2 ||
-		die "apt-get install $pkg failed"
+	# Packages such as prometheus ship a service; keep it from starting here while it
+	# installs (a policy-rc.d that says "no" is how Debian containers do that).
+	local policy=/usr/sbin/policy-rc.d made_policy=
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 0755 "$policy" && made_policy=1
+	fi
+	local rc=0
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		-o Dpkg::Use-Pty=0 "$pkg" >&2 || rc=$?
+	[ -z "$made_policy" ] || rm -f "$policy"
+	[ "$rc" = 0 ] || die "apt-get install $pkg failed"
 	command -v "$cmd" >/dev/null 2>&1 || die "$pkg is installed but $cmd is still not on PATH"
 }
 
