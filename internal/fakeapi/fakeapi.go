@@ -37,7 +37,7 @@
 //
 // # Unpublished behaviour, as chosen here
 //
-//   - Create accepts is_active (it must be a boolean) and ignores it: a new
+//   - Create accepts is_active (a boolean or null) and ignores it: a new
 //     subscription is always active.
 //   - Unknown body fields are ignored unless Options.RejectUnknownFields.
 //   - null for target_url, subscribed_events or is_active is a 400; only
@@ -49,7 +49,8 @@
 //   - A subscription without a phone filter reads back as
 //     Options.EmptyPhoneNumbers says (null by default).
 //   - Authentication is checked before routing, so an unknown path without a
-//     valid token is a 401, with one a 404.
+//     valid token is a 401, with one a 404. Injected faults act before
+//     authentication, as a proxy in front of the API would.
 package fakeapi
 
 import (

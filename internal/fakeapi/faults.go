@@ -225,17 +225,50 @@ func (f *Fault) envelope(status int) []byte {
 	return ErrorBody(status, code, msg)
 }
 
-// applyBefore answers a call with a before-kind fault and returns the
-// status sent (0 for none).
-func (s *Server) applyBefore(w http.ResponseWriter, f *Fault, method, route string) int {
+// outcome is what the client gets: an answer, a dropped connection, or a
+// truncated answer.
+type outcome struct {
+	resp     *response
+	drop     bool
+	truncate bool
+}
+
+func (o outcome) status() int {
+	if o.drop {
+		return 0
+	}
+	return o.resp.status
+}
+
+// send delivers o. For an answer to a create it flushes, so that a failure
+// to deliver the signing secret is seen.
+func (o outcome) send(w http.ResponseWriter) error {
+	switch {
+	case o.drop:
+		drop(w)
+		return nil
+	case o.truncate:
+		truncate(w, o.resp)
+		return nil
+	}
+	if err := o.resp.write(w); err != nil {
+		return err
+	}
+	if o.resp.created != "" {
+		return http.NewResponseController(w).Flush()
+	}
+	return nil
+}
+
+// before is the outcome of a before-kind fault: the call is not handled.
+func (s *Server) before(f *Fault, method, route string) outcome {
 	resp := &response{header: f.Header.Clone()}
 	if resp.header == nil {
 		resp.header = http.Header{}
 	}
 	switch f.Kind {
 	case FaultDropBefore:
-		drop(w)
-		return 0
+		return outcome{drop: true}
 	case FaultRateLimit:
 		resp.status = http.StatusTooManyRequests
 		resp.body = f.envelope(resp.status)
@@ -261,29 +294,22 @@ func (s *Server) applyBefore(w http.ResponseWriter, f *Fault, method, route stri
 		resp.status = f.status(http.StatusInternalServerError)
 		resp.body = f.envelope(resp.status)
 	}
-	_ = resp.write(w)
-	return resp.status
+	return outcome{resp: resp}
 }
 
-// applyAfter spoils the answer to a handled call and returns the status
-// sent (0 for none).
-func (s *Server) applyAfter(w http.ResponseWriter, f *Fault, handled *response) int {
+// after is the outcome of an after-kind fault for a handled call.
+func (s *Server) after(f *Fault, handled *response) outcome {
 	switch f.Kind {
 	case FaultDropAfter:
-		drop(w)
-		return 0
+		return outcome{drop: true}
 	case FaultTruncate:
 		if len(handled.body) == 0 {
-			drop(w)
-			return 0
+			return outcome{drop: true}
 		}
-		truncate(w, handled)
-		return handled.status
+		return outcome{resp: handled, truncate: true}
 	default: // FaultErrorAfter
 		status := f.status(http.StatusInternalServerError)
-		resp := &response{status: status, header: f.Header.Clone(), body: f.envelope(status)}
-		_ = resp.write(w)
-		return status
+		return outcome{resp: &response{status: status, header: f.Header.Clone(), body: f.envelope(status)}}
 	}
 }
 

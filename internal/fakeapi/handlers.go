@@ -23,12 +23,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.calls.count(key, isWrite(r.Method))
 	body, bodyErr := readBody(w, r)
 	req := Request{Method: r.Method, Route: route, Path: r.URL.Path, ID: id, Body: body}
-	// Deferred so that the entry is kept even when a dropped connection
-	// unwinds the handler with http.ErrAbortHandler.
-	defer func() {
+	// The call is logged before its answer leaves, so that a client that
+	// has its answer (or its dropped connection) finds the call in
+	// Requests. The deferred call covers a client that gave up.
+	logged := false
+	finish := func(status int) {
+		if logged {
+			return
+		}
+		logged = true
+		req.Status = status
 		s.calls.log(req)
 		s.logLine(r.Context(), req, time.Since(start))
-	}()
+	}
+	defer func() { finish(0) }()
 
 	f, delay, slowed := s.faults.pick(r.Method, route, id)
 	if slowed {
@@ -41,25 +49,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if delay > 0 && !sleepCtx(r.Context(), delay) {
 		return // the client gave up; nothing was handled
 	}
-	if f != nil && !f.Kind.after() {
-		req.Status = s.applyBefore(w, f, r.Method, route)
-		return
-	}
-	resp := s.handle(r, route, id, known, body, bodyErr)
-	if f != nil {
-		if resp.created != "" {
-			s.markLost(resp.created)
+	var out outcome
+	switch {
+	case f != nil && !f.Kind.after():
+		out = s.before(f, r.Method, route)
+	default:
+		resp := s.handle(r, route, id, known, body, bodyErr)
+		out = outcome{resp: resp}
+		if f != nil {
+			if resp.created != "" {
+				s.markLost(resp.created)
+			}
+			out = s.after(f, resp)
 		}
-		req.Status = s.applyAfter(w, f, resp)
-		return
 	}
-	req.Status = resp.status
-	err := resp.write(w)
-	if err == nil && resp.created != "" {
-		err = http.NewResponseController(w).Flush()
-	}
-	if err != nil && resp.created != "" {
-		s.markLost(resp.created)
+	finish(out.status())
+	if err := out.send(w); err != nil && out.resp != nil && out.resp.created != "" {
+		s.markLost(out.resp.created)
 	}
 }
 
