@@ -87,7 +87,7 @@ func (s *Server) ResetCalls() {
 	s.calls.reqs = nil
 }
 
-// Requests returns the request log in order of completion: every call since
+// Requests returns the request log in the order answered: every call since
 // the last ResetCalls, or only the latest Options.MaxRequestLog when set.
 func (s *Server) Requests() []Request {
 	s.calls.mu.Lock()
