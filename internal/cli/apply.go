@@ -67,7 +67,7 @@ func reportApply(env Env, file string, rep reconcile.Report, err error) int {
 		}
 		return errorf(env, fmt.Errorf("%s uses event types the API does not know; nothing applied", file), "")
 	}
-	if rep.Plan.Changes != nil || rep.Plan.Errors != nil || rep.Plan.InSync > 0 {
+	if rep.Listed {
 		planfmt.Text(env.Stdout, rep.Plan, planfmt.Options{File: file})
 	}
 	if err != nil && !errors.Is(err, reconcile.ErrChangesFailed) {

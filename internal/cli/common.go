@@ -212,7 +212,7 @@ func hintFor(err error) string {
 	case linq.IsAuth(err):
 		return "check the API token (LINQ_API_V3_API_KEY or --token-file) and its permissions"
 	case errors.As(err, &safety):
-		return "review the plan with 'linq-sync plan'; pass --max-deletes N or --allow-mass-delete if the deletes are intended"
+		return safety.Hint
 	case errors.Is(err, apply.ErrNoSecretStore):
 		return "pass --secrets-dir DIR; each new subscription's secret is written to DIR/<name>.secret"
 	}

@@ -63,10 +63,9 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return errorf(env, err, hintFor(err))
 	}
+	// The daemon's loop sends the watchdog pings itself, so that a stuck
+	// loop stops them.
 	notifier := sdnotify.New()
-	wctx, stopWatchdog := context.WithCancel(ctx)
-	defer stopWatchdog()
-	go notifier.RunWatchdog(wctx)
 
 	err = daemon.Run(ctx, daemon.Options{
 		Path:            ff.file,
@@ -82,6 +81,9 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 		Notifier:        notifier,
 	})
 	var cerr *daemon.ConfigError
+	if errors.As(err, &cerr) && cerr.Err != nil {
+		return errorf(env, cerr.Err, "")
+	}
 	if errors.As(err, &cerr) {
 		for _, d := range cerr.Diagnostics {
 			env.Stderr.Write([]byte(d.String() + "\n"))
@@ -102,7 +104,7 @@ type reconciler struct {
 func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (daemon.Outcome, error) {
 	rep, err := a.r.Reconcile(ctx, cfg, dryRun)
 	out := daemon.Outcome{
-		Planned: rep.Remote != nil || rep.Plan.Changes != nil || rep.Plan.InSync > 0,
+		Planned: rep.Listed,
 		Applied: map[diff.Action]int{},
 		Failed:  map[diff.Action]int{},
 	}

@@ -64,6 +64,8 @@ type PlanResult struct {
 	Plan diff.Plan
 	// Remote is the account as listed.
 	Remote []linq.Subscription
+	// Listed reports whether the account was listed and a plan computed.
+	Listed bool
 	// Warnings are non-fatal diagnostics (for example event types checked
 	// against the built-in list because the API's could not be read).
 	Warnings config.Diagnostics
@@ -91,7 +93,7 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 	if err != nil {
 		return res, fmt.Errorf("list subscriptions: %w", err)
 	}
-	res.Remote = remote
+	res.Remote, res.Listed = remote, true
 	p := diff.Compute(cfg.Subscriptions, remote, diff.Options{AllEnvironments: r.opts.AllEnvironments})
 	res.Plan = diff.ApplyPolicy(p, cfg.Policy)
 	return res, nil
