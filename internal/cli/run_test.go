@@ -277,7 +277,7 @@ func TestRunDryRunWritesNothingButReportsDrift(t *testing.T) {
 		linq.Subscription{TargetURL: "https://legacy.example.com/x", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 	)
 	file := writeFile(t, twoSubs)
-	d := startRun(t, vars, "-f", file, "--dry-run", "--interval", "1h")
+	d := startRun(t, vars, "-f", file, "--dry-run", "--secrets-dir", t.TempDir(), "--interval", "1h")
 	body := scrape(t, d.addr)
 	for series, want := range map[string]float64{
 		`linq_sync_drift_subscriptions{kind="create"}`:    1,
