@@ -16,7 +16,8 @@ COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .
 ARG VERSION=dev
-ARG TARGETOS TARGETARCH
+ARG TARGETOS
+ARG TARGETARCH
 # scripts/build-static.sh runs:
 #   CGO_ENABLED=0 go build -trimpath \
 #     -ldflags "-s -w -X github.com/linq-sync/linq-sync/internal/version.Version=${VERSION}" \
