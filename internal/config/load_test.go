@@ -451,3 +451,22 @@ func TestClosestSuggestsOnlyPlausibleTypos(t *testing.T) {
 		})
 	}
 }
+
+func TestParseAcceptsWindowsLineEndingsAndByteOrderMark(t *testing.T) {
+	base := entry("  - name: a", "    target_url: https://h.example/a", "    subscribed_events: [message.sent]")
+	tests := map[string]string{
+		"CRLF":      strings.ReplaceAll(base, "\n", "\r\n"),
+		"UTF-8 BOM": "\ufeff" + base,
+	}
+	for name, in := range tests {
+		t.Run(name, func(t *testing.T) {
+			cfg, ds := Parse("s.yaml", []byte(in))
+			if cfg == nil || len(ds) != 0 {
+				t.Fatalf("diagnostics:\n%s", ds.Error())
+			}
+			if got := cfg.Subscriptions[0].TargetURL; got != "https://h.example/a" {
+				t.Errorf("target_url: got %q", got)
+			}
+		})
+	}
+}

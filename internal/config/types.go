@@ -49,7 +49,9 @@ type Subscription struct {
 	IsActive     bool
 
 	// Pos is where the entry starts; FieldPos holds the position of each key
-	// that was present ("name", "target_url", "subscribed_events[2]", ...).
+	// that was present ("name", "target_url", "subscribed_events[2]", ...),
+	// taken from its value (for a list, the list's start), which is where a
+	// problem with the field is reported.
 	Pos      Position
 	FieldPos map[string]Position
 }
