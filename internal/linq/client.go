@@ -454,7 +454,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, callState, erro
 			} else {
 				retry, reason = createShouldRetry(nil, ar.err, ar.sent)
 			}
-			if !r.idempotent && ar.sent {
+			if !r.idempotent && ar.sent && !retry {
 				return nil, st, fmt.Errorf("%w: %w", ErrAmbiguous, lastErr)
 			}
 			if ar.sent {

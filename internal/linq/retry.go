@@ -184,7 +184,7 @@ func retryableError(err error) (bool, string) {
 // committed (see createMayHaveCommitted).
 func createShouldRetry(resp *http.Response, err error, sent bool) (bool, string) {
 	if err != nil {
-		if sent {
+		if sent && !serverClosedIdle(err) {
 			return false, ""
 		}
 		return retryableError(err)
@@ -206,6 +206,20 @@ func createShouldRetry(resp *http.Response, err error, sent bool) (bool, string)
 		return true, reason429
 	}
 	return false, ""
+}
+
+// serverClosedIdle reports net/http's errServerClosedIdle: the server
+// closed a kept-alive connection while it was idle, before it read the
+// request written to it, so no handler saw the request. net/http retries
+// such requests itself unless they are not idempotent, and exports no
+// sentinel, hence the comparison of texts.
+func serverClosedIdle(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "http: server closed idle connection" {
+			return true
+		}
+	}
+	return false
 }
 
 // mayHaveCommitted reports whether a write that ended with status (0 for a
@@ -247,7 +261,7 @@ func (p RetryPolicy) jittered(attempt int, jitter float64) time.Duration {
 		}
 	}
 	if jitter < 0 || jitter >= 1 || math.IsNaN(jitter) {
-		jitter = 0
+		jitter = 1 // a broken source gets the full wait, not none
 	}
 	return time.Duration(jitter * float64(ceiling))
 }

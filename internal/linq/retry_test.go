@@ -97,6 +97,7 @@ func TestCreateShouldRetryOnlyWhenNotReceived(t *testing.T) {
 	}{
 		{name: "refused before sending", err: refused, sent: false, want: true},
 		{name: "EOF after sending", err: io.EOF, sent: true, want: false},
+		{name: "server closed the idle connection", err: errors.New("http: server closed idle connection"), sent: true, want: true},
 		{name: "timeout after sending", err: timeoutErr{}, sent: true, want: false},
 		{name: "429", resp: answer(429), want: true},
 		{name: "429 marked no retry", resp: answer(429, "X-Should-Retry", "false"), want: false},
@@ -143,7 +144,8 @@ func TestBackoffIsExponentialWithFullJitterAndCapped(t *testing.T) {
 		{63, 0.5, 4 * time.Second},
 		{1000, 0.999, 7992 * time.Millisecond},
 		{0, 0.5, 250 * time.Millisecond}, // treated as the first
-		{2, 1.5, 0},                      // out-of-range jitter is ignored
+		{2, 1.5, time.Second},            // a broken source gets the full wait
+		{2, -1, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("attempt %d jitter %v", tt.attempt, tt.jitter), func(t *testing.T) {
