@@ -148,8 +148,8 @@ type API interface {
 	Create(ctx context.Context, p CreateParams) (CreatedSubscription, error)
 	// Update changes the fields p sets and returns the result.
 	Update(ctx context.Context, id string, p UpdateParams) (Subscription, error)
-	// Delete removes a subscription. A 404 on a retried attempt counts as
-	// success; a 404 on the first attempt is ErrNotFound.
+	// Delete removes a subscription. A 404 after an earlier attempt that
+	// may have committed counts as success; any other 404 is ErrNotFound.
 	Delete(ctx context.Context, id string) error
 	// EventTypes returns the event types the API accepts.
 	EventTypes(ctx context.Context) ([]string, error)
