@@ -11,6 +11,7 @@
 //	go run ./scripts/deploycheck yaml FILE...
 //	go run ./scripts/deploycheck k8s [-extract DIR] FILE...
 //	go run ./scripts/deploycheck workflow FILE
+//	go run ./scripts/deploycheck step FILE JOB STEP   (prints that step's run: script)
 package main
 
 import (
@@ -79,6 +80,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 			break
 		}
 		problems = append(problems, checkWorkflow(args[1], docs)...)
+	case "step":
+		if len(args) != 4 {
+			fmt.Fprintln(stderr, "usage: deploycheck step FILE JOB STEP")
+			return 2
+		}
+		script, err := stepScript(args[1], args[2], args[3])
+		if err != nil {
+			fmt.Fprintf(stderr, "deploycheck: %v\n", err)
+			return 1
+		}
+		fmt.Fprint(stdout, script)
+		return 0
 	default:
 		fmt.Fprintf(stderr, "deploycheck: unknown command %q\n", args[0])
 		return 2
@@ -456,4 +469,22 @@ func checkWorkflow(file string, docs []doc) []string {
 		}
 	}
 	return c.problems
+}
+
+// stepScript returns the run: script of the step called name in job of a
+// workflow file, so that a check can execute it outside GitHub Actions.
+func stepScript(file, job, name string) (string, error) {
+	docs, err := readDocs(file)
+	if err != nil {
+		return "", err
+	}
+	for _, st := range getList(docs[0].root, "jobs", job, "steps") {
+		if getString(st, "name") == name {
+			if run := getString(st, "run"); run != "" {
+				return run, nil
+			}
+			return "", fmt.Errorf("%s: job %s step %q has no run: script", file, job, name)
+		}
+	}
+	return "", fmt.Errorf("%s: job %s has no step %q", file, job, name)
 }
