@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -126,6 +127,12 @@ func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bo
 	}
 	if rep.Applied {
 		out.Managed += rep.Result.Applied[diff.ActionCreate]
+	}
+	for _, l := range rep.Result.LostSecrets {
+		if out.SecretsLost == nil {
+			out.SecretsLost = map[string]int{}
+		}
+		out.SecretsLost[strings.ReplaceAll(l.Reason, " ", "_")]++
 	}
 	return out, err
 }

@@ -85,6 +85,9 @@ type Outcome struct {
 	Applied, Failed map[diff.Action]int
 	// Managed is the number of remote subscriptions the file manages.
 	Managed int
+	// SecretsLost counts, by reason ("response_lost", "created_elsewhere"),
+	// the subscriptions created without their signing secret stored here.
+	SecretsLost map[string]int
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
@@ -552,6 +555,9 @@ func (d *daemon) finish(r result) {
 	}
 	for _, a := range []diff.Action{diff.ActionCreate, diff.ActionUpdate, diff.ActionDelete} {
 		m.AddChanges(a, r.out.Applied[a], r.out.Failed[a])
+	}
+	for reason, n := range r.out.SecretsLost {
+		m.AddSecretsLost(reason, n)
 	}
 	if r.err != nil {
 		d.failures++

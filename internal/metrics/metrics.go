@@ -39,6 +39,8 @@ var (
 	// retryReasons are the values of linq_sync_api_retries_total{reason},
 	// as documented on linq.Observer.
 	retryReasons = []string{"timeout", "connection", "status_408", "status_429", "status_5xx"}
+	// secretLossReasons bound linq_sync_secrets_lost_total's label.
+	secretLossReasons = []string{"response_lost", "created_elsewhere"}
 	// methods and endpoints bound the API request labels.
 	methods   = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	endpoints = []string{"subscriptions", "subscription", "webhook-events"}
@@ -61,6 +63,7 @@ type Metrics struct {
 	lastReloadOK        prometheus.Gauge
 	lastReloadOKTime    prometheus.Gauge
 	managed             prometheus.Gauge
+	secretsLost         *prometheus.CounterVec
 	buildInfo           *prometheus.GaugeVec
 }
 
@@ -150,6 +153,11 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name:      "managed_subscriptions",
 			Help:      "Remote subscriptions the file manages, as of the last reconcile that listed the account.",
 		}),
+		secretsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "secrets_lost_total",
+			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first).",
+		}, []string{"reason"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
 			Name:      "build_info",
@@ -161,7 +169,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.drift, m.reconciles, m.reconcileDuration, m.lastReconcileOK, m.lastReconcile,
 		m.consecutiveFailures, m.changesApplied, m.changeFailures, m.apiRequests,
 		m.apiDuration, m.apiRetries, m.reloads, m.lastReloadOK, m.lastReloadOKTime,
-		m.managed, m.buildInfo,
+		m.managed, m.secretsLost, m.buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -179,6 +187,9 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	}
 	for _, r := range retryReasons {
 		m.apiRetries.WithLabelValues(r)
+	}
+	for _, r := range secretLossReasons {
+		m.secretsLost.WithLabelValues(r)
 	}
 	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m
@@ -307,4 +318,14 @@ func statusCode(code string) string {
 // unixSeconds is t as fractional Unix seconds.
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
+}
+
+// AddSecretsLost counts subscriptions created without their secret stored
+// here; reason is "response_lost" or "created_elsewhere" (anything else is
+// recorded as "other").
+func (m *Metrics) AddSecretsLost(reason string, n int) {
+	if m == nil || n <= 0 {
+		return
+	}
+	m.secretsLost.WithLabelValues(oneOf(reason, secretLossReasons)).Add(float64(n))
 }

@@ -34,6 +34,7 @@ var names = []string{
 	"linq_sync_config_last_reload_successful",
 	"linq_sync_config_last_reload_success_timestamp_seconds",
 	"linq_sync_managed_subscriptions",
+	"linq_sync_secrets_lost_total",
 	"linq_sync_build_info",
 	// Go and process collectors.
 	"go_goroutines",
@@ -292,5 +293,21 @@ func TestPromtoolAcceptsExposition(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) > 0 {
 		t.Errorf("promtool check metrics: err=%v, output:\n%s", err, out)
+	}
+}
+
+func TestAddSecretsLostCountsByBoundedReason(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	m.AddSecretsLost("response_lost", 2)
+	m.AddSecretsLost("https://evil.example.com/unbounded", 1)
+	if got := testutil.ToFloat64(m.secretsLost.WithLabelValues("response_lost")); got != 2 {
+		t.Errorf("response_lost = %v, want 2", got)
+	}
+	if got := testutil.ToFloat64(m.secretsLost.WithLabelValues("created_elsewhere")); got != 0 {
+		t.Errorf("created_elsewhere = %v, want 0 (initialised)", got)
+	}
+	if got := testutil.ToFloat64(m.secretsLost.WithLabelValues("other")); got != 1 {
+		t.Errorf("an unknown reason was not recorded as other: %v", got)
 	}
 }
