@@ -178,24 +178,23 @@ func seedExisting(f *fakeapi.Server) {
 	f.Seed(linq.Subscription{ID: existingID, TargetURL: "https://hooks.example.com/existing", SubscribedEvents: []string{"message.sent"}, IsActive: true})
 }
 
-// TestRetryBudget shows that retries are bounded and polite:
+// TestRetryBudget shows that retries are bounded and polite: a 429 is
+// waited out for at least what its Retry-After (or retry-after-ms) asks, in
+// every form, on every call; 400, 401 and 403 are never retried, whether
+// injected or real; and there is no retry storm.
 //
-//   - a 429 is waited out for at least what its Retry-After (or
-//     retry-after-ms) asks, in every form, on every call;
-//   - 400, 401 and 403 are never retried, whether injected or real;
-//   - there is no retry storm. For a reconcile that starts from plan P the
-//     minimum is 1 event-types call + 1 list + P.Writes() (one write per
-//     change, plus the follow-up update of an inactive create). The bound
-//     asserted is
+// For a reconcile that starts from plan P the minimum is 1 event-types
+// call + 1 list + P.Writes() (one write per change, plus the follow-up
+// update of an inactive create). The bound asserted is
 //
-//     calls <= minimum + 2·F + 2·(R−1), with R−1 <= F
+//	calls <= minimum + 2·F + 2·(R−1), with R−1 <= F
 //
-//     where F is the number of answers a fault shaped (latency aside) and R
-//     the number of reconciles it took to settle: each fault costs at most
-//     the faulted call plus one more (a retry, or a re-list and a new
-//     create attempt), and each extra reconcile one list and one
-//     event-types call, and only a fault causes one. Without faults calls
-//     must equal the minimum exactly: a ratio of 1.0.
+// where F is the number of answers a fault shaped (latency aside) and R the
+// number of reconciles it took to settle: each fault costs at most the
+// faulted call plus one more (a retry, or a re-list and a new create
+// attempt), each extra reconcile one list and one event-types call, and
+// only a fault causes one. Without faults calls must equal the minimum
+// exactly: a ratio of 1.0.
 func TestRetryBudget(t *testing.T) {
 	t.Run("429 is waited out as Retry-After asks", func(t *testing.T) {
 		forms := []struct {
