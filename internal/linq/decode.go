@@ -31,7 +31,88 @@ const (
 
 // decodeList decodes the answer to a list call: {"subscriptions": [...]}.
 // Every item must be a well-formed subscription; ids must be unique.
+//
+// A well-formed answer is decoded in one pass (decodeListFast); anything
+// out of the ordinary goes through decodeListSlow, which checks the body
+// piece by piece and says exactly what is wrong. Both accept the same
+// answers with the same result.
 func decodeList(body []byte) ([]Subscription, error) {
+	if subs, ok := decodeListFast(body); ok {
+		return subs, nil
+	}
+	return decodeListSlow(body)
+}
+
+// decodeListFast decodes a well-formed list answer with one scan and one
+// decode of the body, instead of one per layer and per item, which made
+// listing 10,000 subscriptions several times slower. It reports false for
+// anything decodeListSlow would refuse or treat specially: an error
+// envelope, a missing or null list, a key that repeats or differs from the
+// expected one only in case, an item decodeItem would reject, a repeated
+// id, or data after the object. decodeList then takes the slow path.
+func decodeListFast(body []byte) ([]Subscription, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	var items []wireSubscription
+	seen := make(map[string]bool, 3)
+	for dec.More() {
+		t, err := dec.Token()
+		key, isKey := t.(string)
+		if err != nil || !isKey || seen[key] {
+			return nil, false
+		}
+		seen[key] = true
+		switch {
+		case key == "subscriptions":
+			if dec.Decode(&items) != nil || items == nil {
+				return nil, false
+			}
+		case key == "success", key == "error":
+			var v json.RawMessage
+			if dec.Decode(&v) != nil || !(string(v) == "null" || key == "success" && string(v) == "true") {
+				return nil, false
+			}
+		case strings.EqualFold(key, "subscriptions"), strings.EqualFold(key, "success"), strings.EqualFold(key, "error"):
+			// encoding/json matches keys without regard to case; leave
+			// such answers to the slow path rather than mimic it.
+			return nil, false
+		default:
+			var skip json.RawMessage
+			if dec.Decode(&skip) != nil {
+				return nil, false
+			}
+		}
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, false
+	}
+	if !seen["subscriptions"] {
+		return nil, false
+	}
+	subs := make([]Subscription, len(items))
+	ids := make(map[string]struct{}, len(items))
+	for i := range items {
+		s, err := fromWire(&items[i])
+		if err != nil {
+			return nil, false
+		}
+		if _, dup := ids[s.ID]; dup {
+			return nil, false
+		}
+		ids[s.ID] = struct{}{}
+		subs[i] = s
+	}
+	return subs, true
+}
+
+// decodeListSlow decodes a list answer layer by layer and item by item,
+// naming what is wrong.
+func decodeListSlow(body []byte) ([]Subscription, error) {
 	var w struct {
 		Subscriptions json.RawMessage `json:"subscriptions"`
 	}
@@ -144,6 +225,11 @@ func decodeItem(raw []byte) (Subscription, error) {
 	if err := json.Unmarshal(raw, &w); err != nil {
 		return Subscription{}, jsonDetail(err)
 	}
+	return fromWire(&w)
+}
+
+// fromWire checks a decoded subscription object and converts it.
+func fromWire(w *wireSubscription) (Subscription, error) {
 	switch {
 	case w.ID == nil || *w.ID == "":
 		return Subscription{}, errors.New("no id")
@@ -185,9 +271,11 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		return time.Time{}, nil
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return time.Time{}, fmt.Errorf("%s where a timestamp string was expected", jsonKind(raw))
+	s, ok := plainString(raw)
+	if !ok {
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return time.Time{}, fmt.Errorf("%s where a timestamp string was expected", jsonKind(raw))
+		}
 	}
 	if s == "" {
 		return time.Time{}, nil
@@ -198,6 +286,22 @@ func parseTime(raw json.RawMessage) (time.Time, error) {
 		}
 	}
 	return time.Time{}, fmt.Errorf("timestamp %q is not RFC 3339", truncate(sanitize(s), 40))
+}
+
+// plainString returns the content of a JSON string literal that needs no
+// unescaping (printable ASCII without backslashes), as json.Unmarshal
+// would; ok is false for anything else.
+func plainString(raw []byte) (string, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return "", false
+	}
+	in := raw[1 : len(raw)-1]
+	for _, c := range in {
+		if c < 0x20 || c > 0x7e || c == '\\' || c == '"' {
+			return "", false
+		}
+	}
+	return string(in), true
 }
 
 // decodeObject checks that body is one JSON object that is not an error
