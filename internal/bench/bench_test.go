@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/linq-sync/linq-sync/internal/bench"
 	"github.com/linq-sync/linq-sync/internal/cli"
 	"github.com/linq-sync/linq-sync/internal/config"
@@ -270,6 +272,24 @@ func BenchmarkParseConfig(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
 				parse(b, "bench.yaml", data)
+			}
+		})
+	}
+}
+
+// BenchmarkYAMLDecode measures yaml.v3 alone decoding a file of n entries
+// into nodes, the floor under BenchmarkParseConfig.
+func BenchmarkYAMLDecode(b *testing.B) {
+	for _, n := range []int{100, 1000, 10000} {
+		data := bench.ConfigYAML(n, true)
+		b.Run(fmt.Sprint(n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				var doc yaml.Node
+				if err := yaml.Unmarshal(data, &doc); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
