@@ -11,7 +11,7 @@ import (
 
 // FormatVersion is the version of the JSON document JSON writes. It changes
 // only when a documented key is removed or changes meaning; new keys may be
-// added without a change (README-plan-json.md).
+// added without a change (README.md, "Plan JSON").
 const FormatVersion = 1
 
 type jsonPlan struct {
@@ -81,7 +81,7 @@ func sortedCopy(s []string) []string {
 	return out
 }
 
-// JSON writes p as the stable document described in README-plan-json.md:
+// JSON writes p as the stable document described in README.md ("Plan JSON"):
 // format_version, summary, changes and errors, with every documented key
 // present and no array null.
 func JSON(w io.Writer, p diff.Plan, opts Options) error {
