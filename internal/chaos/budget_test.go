@@ -418,50 +418,46 @@ func TestRetryBudget(t *testing.T) {
 			t.Logf("with faults: %d calls for a minimum of %d (ratio %.3f, worst case %.3f) and %d faulted answers: %.2f extra calls per fault",
 				fCalls, fMin, ratio(fCalls, fMin), worst, fF, ratio(fCalls-fMin, fF))
 		})
-		for i := range n {
-			for _, withFaults := range []bool{false, true} {
-				c := genCase(master, t.Name(), i, withFaults)
-				name := fmt.Sprintf("case-%d", i)
-				if withFaults {
-					name += "/faults"
-				}
-				t.Run(name, func(t *testing.T) {
-					t.Parallel()
-					w := newWorld(t, c)
-					rp := w.replica("a")
-					minimum := 2 + offlinePlan(c, w.cfg).Writes()
-					rounds, ok := w.reconcileUntilSettled(context.Background(), rp, maxRounds)
-					defer w.finish(rounds)
-					if !ok {
-						t.Fatalf("no round settled within %d rounds", maxRounds)
-					}
-					calls, F, R := totalCalls(w.fake), faulted(w.fake.Requests()), len(rounds)
-					if F == 0 {
-						if calls != minimum || R != 1 {
-							t.Errorf("without faults: %d calls in %d rounds (%v), want exactly the minimum %d in 1", calls, R, w.fake.Calls(), minimum)
-						}
-					} else {
-						if bound := minimum + 2*F + 2*(R-1); calls > bound {
-							t.Errorf("%d calls (%v) over the bound %d = minimum %d + 2·%d faults + 2·%d extra rounds", calls, w.fake.Calls(), bound, minimum, F, R-1)
-						}
-						if R-1 > F {
-							t.Errorf("%d extra rounds for %d faults: a round failed without a fault", R-1, F)
-						}
-					}
-					mu.Lock()
-					defer mu.Unlock()
-					if F == 0 {
-						cleanCalls += calls
-						cleanMn += minimum
-					} else {
-						fCalls += calls
-						fMin += minimum
-						fF += F
-						worst = math.Max(worst, ratio(calls, minimum))
-					}
-				})
+		runCases(t, 2*n, func(i int) string {
+			if i%2 == 1 {
+				return fmt.Sprintf("case-%d-faults", i/2)
 			}
-		}
+			return fmt.Sprintf("case-%d", i/2)
+		}, func(t *testing.T, i int) {
+			c := genCase(master, "TestRetryBudget/no_retry_storm", i/2, i%2 == 1)
+			w := newWorld(t, c)
+			rp := w.replica("a")
+			minimum := 2 + offlinePlan(c, w.cfg).Writes()
+			rounds, ok := w.reconcileUntilSettled(context.Background(), rp, maxRounds)
+			defer w.finish(rounds)
+			if !ok {
+				t.Fatalf("no round settled within %d rounds", maxRounds)
+			}
+			calls, F, R := totalCalls(w.fake), faulted(w.fake.Requests()), len(rounds)
+			if F == 0 {
+				if calls != minimum || R != 1 {
+					t.Errorf("without faults: %d calls in %d rounds (%v), want exactly the minimum %d in 1", calls, R, w.fake.Calls(), minimum)
+				}
+			} else {
+				if bound := minimum + 2*F + 2*(R-1); calls > bound {
+					t.Errorf("%d calls (%v) over the bound %d = minimum %d + 2·%d faults + 2·%d extra rounds", calls, w.fake.Calls(), bound, minimum, F, R-1)
+				}
+				if R-1 > F {
+					t.Errorf("%d extra rounds for %d faults: a round failed without a fault", R-1, F)
+				}
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if F == 0 {
+				cleanCalls += calls
+				cleanMn += minimum
+			} else {
+				fCalls += calls
+				fMin += minimum
+				fF += F
+				worst = math.Max(worst, ratio(calls, minimum))
+			}
+		})
 	})
 }
 

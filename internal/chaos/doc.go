@@ -14,18 +14,23 @@
 //     outside the policy is touched; no target_url ever exists twice; every
 //     created subscription has its secret stored or is reported lost; no
 //     secret file is half-written.
-//   - TestChaosTwoDaemonsConverge: two replicas reconciling one account at
-//     once converge without duplicates, and then stop writing.
+//   - TestChaosTwoDaemonsConverge: two daemons (daemon.Run, as two sidecar
+//     replicas) reconciling one account every few milliseconds converge
+//     without duplicates, never show half a secret file, and then stop
+//     writing.
 //   - TestRetryBudget: 429s are waited out as the server asks, 400/401/403
 //     are never retried, and the calls stay within a stated bound of the
 //     minimum (exactly the minimum without faults).
 //   - TestMalformedAnswersCauseNoWrites: a damaged list answer ends the
 //     reconcile with an error that says what was wrong, before any write.
 //
+// The tests in findings_test.go pin down, each with one fixed case, what
+// the randomized suites found.
+//
 // # Running it longer
 //
-// The default run is sized for `go test -race ./...` in CI (a few seconds
-// on two cores). Flags, given after the package:
+// The default run is sized for `go test -race ./...` in CI (under 15
+// seconds on two cores). Flags, given after the package:
 //
 //	-chaos.n=N      randomized cases of TestChaosApplyConverges (default
 //	                200); the two-replica and retry-budget tests run N/4
@@ -33,6 +38,8 @@
 //	                clock, and every run logs the seed it used
 //	-chaos.long=K   multiplies every case count and the after-convergence
 //	                rounds by K
+//	-chaos.jobs=J   randomized cases run at once (default 8; they mostly
+//	                wait on the network and fsync, so more than the cores)
 //
 // For example, a soak of about ten thousand cases:
 //

@@ -20,7 +20,25 @@ var (
 	flagN    = flag.Int("chaos.n", 200, "randomized cases of TestChaosApplyConverges; the other randomized tests run n/4")
 	flagSeed = flag.Uint64("chaos.seed", 20260203, "master seed; 0 draws one from the clock")
 	flagLong = flag.Int("chaos.long", 1, "multiplies every case count and the after-convergence rounds")
+	flagJobs = flag.Int("chaos.jobs", 8, "randomized cases run at once (they mostly wait on the network and fsync)")
 )
+
+// runCases runs body as the subtest name(i) for every i < n, -chaos.jobs of
+// them at once. The cases mostly wait (on the loopback network, injected
+// latency, fsync), so more of them than -test.parallel keeps the cores
+// busy.
+func runCases(t *testing.T, n int, name func(i int) string, body func(t *testing.T, i int)) {
+	sem := make(chan struct{}, max(1, *flagJobs))
+	var wg sync.WaitGroup
+	for i := range n {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			t.Run(name(i), func(t *testing.T) { body(t, i) })
+		})
+	}
+	wg.Wait()
+}
 
 var (
 	seedOnce   sync.Once

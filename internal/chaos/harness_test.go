@@ -195,11 +195,39 @@ func (w *world) reconcileUntilSettled(ctx context.Context, rp *replica, limit in
 		rd := round{replica: rp.name, n: n, err: err, rep: rep}
 		rounds = append(rounds, rd)
 		w.checkUnique(fmt.Sprintf("after %s round %d", rp.name, n))
+		w.checkSecretDir(rp, fmt.Sprintf("after %s round %d", rp.name, n), true)
 		if rd.settled() {
 			return rounds, true
 		}
 	}
 	return rounds, false
+}
+
+// checkSecretDir records a violation for any secret file that is not a
+// whole secret and, when settled (no write in flight), for any other file,
+// such as a temporary one left behind. Files that vanish between listing
+// and reading (replaced by a rename) are skipped.
+func (w *world) checkSecretDir(rp *replica, when string, settled bool) {
+	entries, err := os.ReadDir(rp.dir)
+	if err != nil {
+		w.violate("%s: %s: %v", when, rp.name, err)
+		return
+	}
+	for _, de := range entries {
+		if !strings.HasSuffix(de.Name(), ".secret") || strings.HasPrefix(de.Name(), ".") {
+			if settled {
+				w.violate("%s: %s: stray file %q in the secrets directory", when, rp.name, de.Name())
+			}
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(rp.dir, de.Name()))
+		if err != nil {
+			continue
+		}
+		if !secretFile.Match(b) {
+			w.violate("%s: %s: %s is not a whole secret (%d bytes)", when, rp.name, de.Name(), len(b))
+		}
+	}
 }
 
 // protected returns the ids no write may ever address: subscriptions of
