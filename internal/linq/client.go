@@ -152,7 +152,7 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	c := &Client{
 		base:           base,
 		token:          token,
-		hc:             &http.Client{},
+		hc:             &http.Client{Transport: defaultTransport()},
 		policy:         DefaultRetryPolicy(),
 		obs:            nopObserver{},
 		log:            slog.New(slog.DiscardHandler),
@@ -182,6 +182,18 @@ func NewClient(baseURL, token string, opts ...Option) (*Client, error) {
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	c.hc = &hc
 	return c, nil
+}
+
+// maxIdleConnsPerHost keeps a connection per concurrent write alive
+// between calls; net/http's default of 2 would make every apply with
+// --concurrency above 2 open (and, against the real API, TLS-handshake) a
+// new connection for most calls.
+const maxIdleConnsPerHost = 64
+
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxIdleConnsPerHost
+	return t
 }
 
 // parseBaseURL checks an API root and returns it without trailing slashes.
