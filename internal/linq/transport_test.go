@@ -40,9 +40,10 @@ func TestClientReusesConnectionsAcrossConcurrentCalls(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// One connection per worker at most; net/http's default idle pool of 2
-	// per host would open a new one for most of the 200 calls.
-	if got := conns.Load(); got > workers {
-		t.Errorf("opened %d connections for %d workers × %d calls, want at most %d", got, workers, calls, workers)
+	// About one connection per worker (the transport may dial a spare
+	// while another is being returned); net/http's default idle pool of 2
+	// per host opens a new one for most of the 200 calls.
+	if got := conns.Load(); got > 2*workers {
+		t.Errorf("opened %d connections for %d workers × %d calls, want at most %d", got, workers, calls, 2*workers)
 	}
 }
