@@ -33,13 +33,15 @@
 // seconds on two cores). Flags, given after the package:
 //
 //	-chaos.n=N      randomized cases of TestChaosApplyConverges (default
-//	                200); the two-replica and retry-budget tests run N/4
+//	                200); the two-daemon test runs N/4, the retry budget
+//	                N/4 with faults and the same N/4 without
 //	-chaos.seed=S   master seed (default 20260203); 0 draws one from the
 //	                clock, and every run logs the seed it used
 //	-chaos.long=K   multiplies every case count and the after-convergence
 //	                rounds by K
 //	-chaos.jobs=J   randomized cases run at once (default 8; they mostly
-//	                wait on the network and fsync, so more than the cores)
+//	                wait on the network and fsync, so more than the cores;
+//	                each two-daemon case holds two inotify instances)
 //
 // For example, a soak of about ten thousand cases:
 //

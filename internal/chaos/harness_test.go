@@ -124,7 +124,7 @@ type replica struct {
 
 func (w *world) replica(name string, extra ...linq.Option) *replica {
 	w.t.Helper()
-	rng := rand.New(rand.NewPCG(w.c.seed, uint64(len(name))))
+	rng := rand.New(rand.NewPCG(w.c.seed, uint64(name[0])))
 	opts := append([]linq.Option{
 		linq.WithRetryPolicy(fastPolicy),
 		linq.WithHTTPClient(w.srv.Client()),
@@ -265,6 +265,10 @@ func (w *world) checkAccount() {
 		byURL[s.TargetURL] = append(byURL[s.TargetURL], s)
 		byID[s.ID] = s
 	}
+	initialByURL := map[string]linq.Subscription{}
+	for _, s := range w.initial {
+		initialByURL[s.TargetURL] = s
+	}
 	declared := map[string]bool{}
 	for _, e := range w.cfg.Subscriptions {
 		got := byURL[e.TargetURL]
@@ -276,6 +280,11 @@ func (w *world) checkAccount() {
 		declared[s.ID] = true
 		if e.ID != "" && s.ID != e.ID {
 			t.Errorf("entry %q pins %s, but its URL is held by %s", e.Name, e.ID, s.ID)
+		}
+		// A subscription matched by URL is updated in place, never
+		// replaced: its secret, held by the user, must stay valid.
+		if old, ok := initialByURL[e.TargetURL]; ok && e.ID == "" && inScope(old) && s.ID != old.ID {
+			t.Errorf("entry %q: %s was replaced by %s instead of updated", e.Name, old.ID, s.ID)
 		}
 		if !inScope(s) {
 			t.Errorf("entry %q: matched subscription %s of another environment", e.Name, s.ID)
