@@ -52,13 +52,28 @@ type Failure struct {
 	Err    error
 }
 
-// LostSecret is a subscription that exists but whose signing secret this
-// run does not hold.
+// Reasons a LostSecret gives.
+const (
+	// ReasonResponseLost: our create committed but its answer never arrived.
+	ReasonResponseLost = "response lost"
+	// ReasonCreatedElsewhere: another writer created it first; the secret
+	// is held there.
+	ReasonCreatedElsewhere = "created elsewhere"
+	// ReasonOutcomeUnknown: a create may have committed, and re-listing to
+	// find out failed; if the subscription exists, its secret is lost.
+	ReasonOutcomeUnknown = "outcome unknown"
+	// ReasonNoSecret: the create answer carried no secret.
+	ReasonNoSecret = "no secret in response"
+	// ReasonNotStored: the secret arrived but could not be written.
+	ReasonNotStored = "could not be stored"
+)
+
+// LostSecret is a subscription that exists (or, for ReasonOutcomeUnknown,
+// may exist) but whose signing secret this run does not hold.
 type LostSecret struct {
 	Name string
 	ID   string
-	// Reason is "response lost" (our create committed but its answer never
-	// arrived) or "created elsewhere" (another writer created it first).
+	// Reason is one of the Reason constants.
 	Reason string
 }
 
@@ -118,7 +133,9 @@ func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Resu
 		e.opts.CreateBackoff = defaultCreateBackoff
 	}
 	e.run(ctx, deletes, e.delete)
-	e.run(ctx, updates, e.update)
+	for _, wave := range renameWaves(updates) {
+		e.run(ctx, wave, e.update)
+	}
 	e.run(ctx, creates, e.create)
 	order := make(map[string]int, len(p.Changes))
 	for i, c := range p.Changes {
@@ -129,6 +146,45 @@ func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Resu
 	})
 	sort.Slice(e.res.LostSecrets, func(i, j int) bool { return e.res.LostSecrets[i].Name < e.res.LostSecrets[j].Name })
 	return e.res, nil
+}
+
+// renameWaves orders updates so that one moving a subscription onto a
+// target_url that another update moves away from runs after it: wave 0
+// holds the updates whose new URL nobody is leaving, wave n+1 those whose
+// new URL is left by an update of wave n. A cycle (a swap) cannot be
+// ordered; the plan refuses those, and here they end up in a late wave and
+// fail on their own. Order within a wave is kept.
+func renameWaves(updates []diff.Change) [][]diff.Change {
+	leaving := make(map[string]int, len(updates)) // old URL -> index of the update moving away from it
+	for i, c := range updates {
+		if c.Update.TargetURL != nil && c.Current != nil {
+			leaving[c.Current.TargetURL] = i
+		}
+	}
+	depth := make([]int, len(updates))
+	for i := range updates {
+		d, j, seen := 0, i, 0
+		for {
+			u := updates[j].Update.TargetURL
+			if u == nil {
+				break
+			}
+			k, ok := leaving[*u]
+			if !ok || k == j || seen > len(updates) {
+				break
+			}
+			d, j, seen = d+1, k, seen+1
+		}
+		depth[i] = d
+	}
+	var waves [][]diff.Change
+	for i, c := range updates {
+		for len(waves) <= depth[i] {
+			waves = append(waves, nil)
+		}
+		waves[depth[i]] = append(waves[depth[i]], c)
+	}
+	return waves
 }
 
 func changeKey(c diff.Change) string { return string(c.Action) + "\x00" + c.Name + "\x00" + c.ID }
@@ -246,22 +302,24 @@ func (e *executor) create(ctx context.Context, c diff.Change) {
 			return
 		}
 		lastErr = err
+		ambiguous := linq.IsAmbiguous(err) && !errors.Is(err, linq.ErrConflict)
+		ambiguousBefore = ambiguousBefore || ambiguous
 		if !mayExist(err) || ctx.Err() != nil {
+			e.unknown(c, ambiguousBefore)
 			e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w", c.Name, err))
 			return
 		}
-		ambiguous := linq.IsAmbiguous(err) && !errors.Is(err, linq.ErrConflict)
-		ambiguousBefore = ambiguousBefore || ambiguous
 		e.log.Warn("create failed; re-listing before any new attempt", "name", c.Name, "attempt", attempt, "err", err)
 		subs, lerr := e.api.List(ctx)
 		if lerr != nil {
+			e.unknown(c, ambiguousBefore)
 			e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: %w; re-list to check whether it was applied also failed: %w", c.Name, err, lerr))
 			return
 		}
 		if found, ok := findURL(subs, c.Create.TargetURL); ok {
-			reason := "created elsewhere"
+			reason := ReasonCreatedElsewhere
 			if ambiguousBefore {
-				reason = "response lost"
+				reason = ReasonResponseLost
 			}
 			e.lost(c.Name, found.ID, reason)
 			e.converge(ctx, c, found)
@@ -274,16 +332,27 @@ func (e *executor) create(ctx context.Context, c diff.Change) {
 			return
 		}
 	}
+	e.unknown(c, ambiguousBefore)
 	e.fail(c, diff.ActionCreate, fmt.Errorf("create %q: giving up after %d attempts, none of which is listed: %w", c.Name, e.opts.CreateAttempts, lastErr))
+}
+
+// unknown reports, when a create stops after an attempt whose outcome is
+// unknown, that the subscription may exist without its secret: the next
+// reconcile would find it by URL and take it as in sync, and no one would
+// ever be told that its secret was never received.
+func (e *executor) unknown(c diff.Change, ambiguous bool) {
+	if ambiguous {
+		e.lost(c.Name, "", ReasonOutcomeUnknown)
+	}
 }
 
 // created stores the secret of a successful create and applies the
 // follow-up update of an inactive subscription.
 func (e *executor) created(ctx context.Context, c diff.Change, s linq.CreatedSubscription) {
 	if s.SigningSecret.IsZero() {
-		e.lost(c.Name, s.ID, "no secret in response")
+		e.lost(c.Name, s.ID, ReasonNoSecret)
 	} else if err := e.opts.Secrets.Write(c.Name, s.SigningSecret.Reveal()); err != nil {
-		e.lost(c.Name, s.ID, "could not be stored")
+		e.lost(c.Name, s.ID, ReasonNotStored)
 		e.fail(c, diff.ActionCreate, fmt.Errorf("create %q (%s): subscription created but its secret could not be stored: %w", c.Name, s.ID, err))
 		return
 	} else {

@@ -99,8 +99,10 @@ func writeResult(w io.Writer, r apply.Result) {
 		r.Applied[diff.ActionCreate], r.Applied[diff.ActionUpdate], r.Applied[diff.ActionDelete], len(r.Failures), r.Writes)
 	for _, l := range r.LostSecrets {
 		switch l.Reason {
-		case "created elsewhere":
+		case apply.ReasonCreatedElsewhere:
 			fmt.Fprintf(w, "warning: %q (%s) was created by another writer at the same time; its signing secret is held there, not here.\n", l.Name, l.ID)
+		case apply.ReasonOutcomeUnknown:
+			fmt.Fprintf(w, "warning: SECRET MAY BE LOST: a create of %q may have been applied, and re-listing to confirm it failed. If the next plan shows it in sync, its signing secret was never received: delete and recreate it.\n", l.Name)
 		default:
 			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret was never received (%s). Delete and recreate it to get a new one.\n", l.Name, l.ID, l.Reason)
 		}

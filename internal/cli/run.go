@@ -132,7 +132,7 @@ func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bo
 		if out.SecretsLost == nil {
 			out.SecretsLost = map[string]int{}
 		}
-		out.SecretsLost[strings.ReplaceAll(l.Reason, " ", "_")]++
+		out.SecretsLost[strings.ReplaceAll(l.Reason, " ", "_")]++ // "response lost" -> response_lost
 	}
 	return out, err
 }

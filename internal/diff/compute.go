@@ -215,6 +215,7 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 			}
 		}
 	}
+	updates = p.refuseSwaps(updates)
 	slices.SortStableFunc(updates, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
@@ -502,4 +503,55 @@ func cloneRemote(r *linq.Subscription) *linq.Subscription {
 		c.EnvironmentID = &e
 	}
 	return &c
+}
+
+// refuseSwaps turns updates whose target_url changes form a cycle (a moves
+// to b's URL while b moves to a's) into entry errors. target_url is unique,
+// so no order of single updates can apply a cycle: each would be refused,
+// every reconcile, forever.
+func (p *Plan) refuseSwaps(updates []Change) []Change {
+	leaving := make(map[string]int) // old URL -> update moving away from it
+	for i, c := range updates {
+		if c.Update.TargetURL != nil && c.Current != nil {
+			leaving[c.Current.TargetURL] = i
+		}
+	}
+	if len(leaving) < 2 {
+		return updates
+	}
+	inCycle := make([]bool, len(updates))
+	for i := range updates {
+		j := i
+		for steps := 0; steps <= len(leaving); steps++ {
+			u := updates[j].Update.TargetURL
+			if u == nil {
+				break
+			}
+			k, ok := leaving[*u]
+			if !ok {
+				break
+			}
+			if k == i {
+				inCycle[i] = true
+				break
+			}
+			j = k
+		}
+	}
+	kept := updates[:0:0]
+	for i, c := range updates {
+		if !inCycle[i] {
+			kept = append(kept, c)
+			continue
+		}
+		holder := updates[leaving[*c.Update.TargetURL]]
+		var pos config.Position
+		if c.Desired != nil {
+			pos = c.Desired.Pos
+		}
+		p.Errors = append(p.Errors, EntryError{Name: c.Name, Pos: pos, Message: fmt.Sprintf(
+			"target_url %q is the current URL of entry %q, which moves away in a cycle of URL changes; target_url is unique, so the cycle cannot be applied in one step: move one entry to a temporary URL first",
+			*c.Update.TargetURL, holder.Name)})
+	}
+	return kept
 }

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -10,14 +11,16 @@ import (
 
 // ApplyPolicy returns p filtered by pol. Under config.PolicySync every
 // unmanaged subscription becomes a delete; under config.PolicyUpsertOnly
-// (and the empty policy, its default) the plan is unchanged. p is not
+// (and the empty policy, its default) unmanaged ones stay, and an update
+// that would move onto an unmanaged one's target_url becomes an entry
+// error, as nothing will ever free that URL. p is not
 // modified: the result has its own Changes and Errors slices.
 func ApplyPolicy(p Plan, pol config.Policy) Plan {
 	out := p
 	out.Changes = slices.Clone(p.Changes)
 	out.Errors = slices.Clone(p.Errors)
 	if pol != config.PolicySync {
-		return out
+		return refuseMovesOntoUnmanaged(out)
 	}
 	for i := range out.Changes {
 		if out.Changes[i].Action == ActionUnmanaged {
@@ -43,4 +46,41 @@ func compareChanges(a, b Change) int {
 	default:
 		return cmp.Or(strings.Compare(a.TargetURL, b.TargetURL), strings.Compare(a.ID, b.ID))
 	}
+}
+
+// refuseMovesOntoUnmanaged turns an update that moves a subscription onto
+// the target_url of an unmanaged one into an entry error: under
+// upsert-only nothing deletes the unmanaged one, and target_url is unique,
+// so the update would be refused every reconcile, forever.
+func refuseMovesOntoUnmanaged(p Plan) Plan {
+	held := map[string]string{}
+	for _, c := range p.Changes {
+		if c.Action == ActionUnmanaged {
+			held[c.TargetURL] = c.ID
+		}
+	}
+	if len(held) == 0 {
+		return p
+	}
+	kept := p.Changes[:0:0]
+	for _, c := range p.Changes {
+		if c.Action == ActionUpdate && c.Update.TargetURL != nil {
+			if id, ok := held[*c.Update.TargetURL]; ok {
+				var pos config.Position
+				if c.Desired != nil {
+					pos = c.Desired.Pos
+				}
+				p.Errors = append(p.Errors, EntryError{Name: c.Name, Pos: pos, Message: fmt.Sprintf(
+					"target_url %q is held by unmanaged subscription %q, which policy upsert-only never deletes; target_url is unique, so delete that subscription or use policy: sync",
+					*c.Update.TargetURL, id)})
+				continue
+			}
+		}
+		kept = append(kept, c)
+	}
+	p.Changes = kept
+	slices.SortStableFunc(p.Errors, func(a, b EntryError) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Message, b.Message))
+	})
+	return p
 }

@@ -40,7 +40,7 @@ var (
 	// as documented on linq.Observer.
 	retryReasons = []string{"timeout", "connection", "status_408", "status_429", "status_5xx"}
 	// secretLossReasons bound linq_sync_secrets_lost_total's label.
-	secretLossReasons = []string{"response_lost", "created_elsewhere"}
+	secretLossReasons = []string{"response_lost", "created_elsewhere", "outcome_unknown"}
 	// methods and endpoints bound the API request labels.
 	methods   = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	endpoints = []string{"subscriptions", "subscription", "webhook-events"}
@@ -156,7 +156,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		secretsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "secrets_lost_total",
-			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first).",
+			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first; outcome_unknown: a create may have committed and could not be confirmed).",
 		}, []string{"reason"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,

@@ -91,7 +91,7 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 	}
 	remote, err := r.api.List(ctx)
 	if err != nil {
-		return res, fmt.Errorf("list subscriptions: %w", err)
+		return res, err // the client's error already names the call
 	}
 	res.Remote, res.Listed = remote, true
 	p := diff.Compute(cfg.Subscriptions, remote, diff.Options{AllEnvironments: r.opts.AllEnvironments})
@@ -110,7 +110,7 @@ func (r *Reconciler) eventTypes(ctx context.Context) ([]string, string, error) {
 	case err == nil && len(ev) > 0:
 		r.events, r.eventsFrom, r.eventsAt = ev, "api", time.Now()
 	case linq.IsAuth(err):
-		return nil, "", fmt.Errorf("list event types: %w", err)
+		return nil, "", err
 	case ctx.Err() != nil:
 		return nil, "", fmt.Errorf("list event types: %w", context.Cause(ctx))
 	default:
