@@ -404,7 +404,7 @@ func predecessorNote(refs []remoteRef, cands []int, total int) string {
 	b.WriteString("no subscription has this target_url, so it will be created; without an id a changed URL cannot be told from a new endpoint, and ")
 	if total == 1 {
 		s := refs[cands[0]].sub
-		fmt.Fprintf(&b, "subscription %s (%s) looks like its predecessor: if it is, pin \"id: %s\" to update it in place", s.ID, s.TargetURL, s.ID)
+		fmt.Fprintf(&b, "subscription %s (%s) looks like its predecessor: if it is, %s to update it in place", s.ID, s.TargetURL, pinHint(s.ID))
 		return b.String()
 	}
 	b.WriteString("these subscriptions look like its predecessor: ")
@@ -432,7 +432,16 @@ func successorNote(id string, names []string, total int) string {
 	for i, n := range names {
 		q[i] = fmt.Sprintf("%q", n)
 	}
-	return fmt.Sprintf("may be the predecessor of new entry %s%s; if so, pin \"id: %s\" in that entry to update it in place", strings.Join(q, ", "), more, id)
+	return fmt.Sprintf("may be the predecessor of new entry %s%s; if so, %s in that entry to update it in place", strings.Join(q, ", "), more, pinHint(id))
+}
+
+// pinHint tells how to pin id; an offline plan's made-up ids cannot be
+// pinned, so it points at where the real one is found.
+func pinHint(id string) string {
+	if strings.HasPrefix(id, SyntheticIDPrefix) {
+		return "pin its id (linq-sync export shows it)"
+	}
+	return fmt.Sprintf("pin \"id: %s\"", id)
 }
 
 // likeness buckets subscriptions by the two signs that one may be the

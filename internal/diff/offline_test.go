@@ -98,3 +98,21 @@ func TestCompareConfigs(t *testing.T) {
 		})
 	}
 }
+
+func TestCompareConfigsNeverSuggestsPinningAMadeUpID(t *testing.T) {
+	old := []config.Subscription{entry("crm", "https://hooks.example.com/crm?version=1", "message.sent")}
+	next := []config.Subscription{entry("crm", "https://hooks.example.com/crm?version=2", "message.sent")}
+	p := CompareConfigs(old, next)
+	notes := 0
+	for _, c := range p.Changes {
+		for _, n := range c.Notes {
+			notes++
+			if strings.Contains(n, `"id: `+SyntheticIDPrefix) {
+				t.Errorf("note suggests pinning a made-up id: %s", n)
+			}
+		}
+	}
+	if notes == 0 {
+		t.Fatal("no predecessor note on a URL change")
+	}
+}
