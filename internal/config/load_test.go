@@ -157,6 +157,8 @@ func TestParseReportsEachProblemWithPositionAndPath(t *testing.T) {
 			`s.yaml:1:10: version: must be the integer 1, got string "1"`}},
 		{"version 2", "version: 2\nsubscriptions: []\n", []string{
 			`s.yaml:1:10: version: unsupported version 2 (this linq-sync reads version 1)`}},
+		{"unknown log level with suggestion", "version: 1\nlog_level: debg\nsubscriptions: []\n", []string{
+			`s.yaml:2:12: log_level: must be one of debug, info, warn, error, got "debg" (did you mean "debug"?)`}},
 		{"unknown policy with suggestion", "version: 1\npolicy: upsert_only\nsubscriptions: []\n", []string{
 			`s.yaml:2:9: policy: must be "upsert-only" or "sync", got "upsert_only" (did you mean "upsert-only"?)`}},
 		{"unknown top-level key", "version: 1\nsubscriptons: []\n", []string{

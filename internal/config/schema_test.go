@@ -174,6 +174,8 @@ func TestSchemaAndLoaderAgree(t *testing.T) {
 	}{
 		{"minimal", body, true},
 		{"no subscriptions", "version: 1\nsubscriptions: []\n", true},
+		{"log level", "version: 1\nlog_level: debug\nsubscriptions: []\n", true},
+		{"unknown log level", "version: 1\nlog_level: verbose\nsubscriptions: []\n", false},
 		{"every key", "version: 1\npolicy: sync\nsubscriptions:\n  - name: a_0-b\n    id: 2f1c6a8e-4b3d-4e5f-8a9b-0c1d2e3f4a5b\n" + url + events + "    phone_numbers: [\"+15551234567\"]\n    is_active: false\n", true},
 		{"null phone numbers", body + "    phone_numbers: null\n", true},
 		{"empty phone numbers", body + "    phone_numbers: []\n", true},

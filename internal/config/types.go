@@ -28,6 +28,9 @@ type Config struct {
 	Path    string
 	Version int
 	Policy  Policy
+	// LogLevel, when set (debug, info, warn or error), is linq-sync run's
+	// log level: it overrides --log-level and is applied on every reload.
+	LogLevel string
 	// Subscriptions are in file order.
 	Subscriptions []Subscription
 

@@ -13,7 +13,8 @@ import (
 )
 
 var (
-	topKeys   = []string{"version", "policy", "subscriptions"}
+	topKeys   = []string{"version", "policy", "log_level", "subscriptions"}
+	logLevels = []string{"debug", "info", "warn", "error"}
 	entryKeys = []string{"name", "id", "target_url", "subscribed_events", "phone_numbers", "is_active"}
 
 	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]*$`)
@@ -165,6 +166,16 @@ func (p *parser) root(n *yaml.Node) *Config {
 				cfg.Policy = Policy(s)
 			} else {
 				p.errorf(f.val, "policy", "must be \"upsert-only\" or \"sync\", got %s%s", quote(s), didYouMean(s, policys))
+			}
+		}
+	}
+
+	if f, ok := fs["log_level"]; ok {
+		if s, ok := p.str(f.val, "log_level"); ok {
+			if slices.Contains(logLevels, s) {
+				cfg.LogLevel = s
+			} else {
+				p.errorf(f.val, "log_level", "must be one of debug, info, warn, error, got %s%s", quote(s), didYouMean(s, logLevels))
 			}
 		}
 	}

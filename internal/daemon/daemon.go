@@ -159,10 +159,10 @@ type Options struct {
 
 	// Logger receives one line per reconcile and per reload; nil discards.
 	Logger *slog.Logger
-	// LevelVar, when set, is the level source of Logger's handler, so the
-	// level can change while running. The subscriptions file has no
-	// log-level setting today, so Run only reports the level at start; a
-	// reload is where a future setting would be applied.
+	// LevelVar, when set, is the level source of Logger's handler. Its
+	// level at start is the default; every good load sets it to the file's
+	// log_level, or back to that default when the file has none, so
+	// verbosity changes with a reload and no restart.
 	LevelVar *slog.LevelVar
 	// Notifier receives sd_notify states; nil sends none.
 	Notifier Notifier
@@ -231,9 +231,10 @@ type daemon struct {
 	log   *slog.Logger
 	clock Clock
 
-	cfg      *config.Config // last good config
-	failures int            // consecutive failed reconciles
-	notified bool           // READY=1 sent once
+	cfg       *config.Config // last good config
+	failures  int            // consecutive failed reconciles
+	notified  bool           // READY=1 sent once
+	baseLevel slog.Level     // LevelVar's level at start, used when the file sets none
 
 	ready atomic.Bool
 }
@@ -318,6 +319,10 @@ func (d *daemon) run(ctx context.Context) error {
 		return err
 	}
 	d.cfg = cfg
+	if d.opts.LevelVar != nil {
+		d.baseLevel = d.opts.LevelVar.Level()
+	}
+	d.applyLogLevel(cfg)
 	d.log.Info("config loaded", "file", d.opts.Path, "subscriptions", len(cfg.Subscriptions), "policy", cfg.Policy,
 		"dry_run", d.opts.DryRun, "interval", d.opts.Interval, "log_level", d.logLevel())
 
@@ -354,6 +359,25 @@ func (d *daemon) run(ctx context.Context) error {
 	}
 	d.log.Info("stopped")
 	return nil
+}
+
+// applyLogLevel sets the logger's level from cfg's log_level, or back to
+// the level Run started with.
+func (d *daemon) applyLogLevel(cfg *config.Config) {
+	lv := d.opts.LevelVar
+	if lv == nil {
+		return
+	}
+	want := d.baseLevel
+	if cfg.LogLevel != "" {
+		if err := want.UnmarshalText([]byte(cfg.LogLevel)); err != nil {
+			return // the loader accepts only valid levels
+		}
+	}
+	if lv.Level() != want {
+		lv.Set(want)
+		d.log.Info("log level changed", "log_level", want.String())
+	}
 }
 
 func (d *daemon) logLevel() string {
@@ -541,6 +565,7 @@ func (d *daemon) reload(trigger string) bool {
 		return false
 	}
 	d.cfg = cfg
+	d.applyLogLevel(cfg)
 	d.log.Info("config reloaded", "trigger", trigger, "file", d.opts.Path, "subscriptions", len(cfg.Subscriptions), "policy", cfg.Policy)
 	return true
 }

@@ -887,3 +887,29 @@ func TestRunReloadsOnSIGHUP(t *testing.T) {
 		t.Errorf("config reloaded log lines = %v, want one with trigger SIGHUP", lines)
 	}
 }
+
+func TestRunAppliesTheFilesLogLevelOnEveryReload(t *testing.T) {
+	h, opts := newHarness(t)
+	lv := new(slog.LevelVar) // the --log-level default: info
+	opts.LevelVar = lv
+	replace(t, h.path, strings.Replace(subscriptionsYAML("a"), "version: 1\n", "version: 1\nlog_level: debug\n", 1))
+	h.start(opts)
+	waitFor(t, "the file's log_level at start", func() bool { return lv.Level() == slog.LevelDebug })
+
+	replace(t, h.path, strings.Replace(subscriptionsYAML("a"), "version: 1\n", "version: 1\nlog_level: error\n", 1))
+	h.sendReload()
+	waitFor(t, "log_level error after a reload", func() bool { return lv.Level() == slog.LevelError })
+
+	// A broken file changes nothing, the level included.
+	replace(t, h.path, strings.Replace(brokenYAML, "version: 1\n", "version: 1\nlog_level: debug\n", 1))
+	h.sendReload()
+	h.sendReload() // taken only once the first reload is done
+	if got := lv.Level(); got != slog.LevelError {
+		t.Errorf("level after a broken file = %v, want error", got)
+	}
+
+	// Without log_level, the flag's level comes back.
+	replace(t, h.path, subscriptionsYAML("a"))
+	h.sendReload()
+	waitFor(t, "the --log-level default again", func() bool { return lv.Level() == slog.LevelInfo })
+}
