@@ -159,7 +159,7 @@ type API interface {
 // metrics. Endpoint is a bounded label ("subscriptions", "subscription",
 // "webhook-events"); code is the HTTP status as text, or "error" when no
 // response arrived. Reason is the retry cause: "timeout", "connection",
-// "status_408", "status_429", "status_5xx".
+// "status_408", "status_429", "status_5xx", "x_should_retry".
 type Observer interface {
 	ObserveRequest(method, endpoint, code string, d time.Duration)
 	ObserveRetry(reason string)

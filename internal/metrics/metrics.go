@@ -38,7 +38,7 @@ var (
 	writeActions = []diff.Action{diff.ActionCreate, diff.ActionUpdate, diff.ActionDelete}
 	// retryReasons are the values of linq_sync_api_retries_total{reason},
 	// as documented on linq.Observer.
-	retryReasons = []string{"timeout", "connection", "status_408", "status_429", "status_5xx"}
+	retryReasons = []string{"timeout", "connection", "status_408", "status_429", "status_5xx", "x_should_retry"}
 	// secretLossReasons bound linq_sync_secrets_lost_total's label.
 	secretLossReasons = []string{"response_lost", "created_elsewhere", "outcome_unknown"}
 	// methods and endpoints bound the API request labels.
@@ -131,7 +131,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		apiRetries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "api_retries_total",
-			Help:      "Linq API requests retried, by reason (timeout, connection, status_408, status_429, status_5xx).",
+			Help:      "Linq API requests retried, by reason (timeout, connection, status_408, status_429, status_5xx, x_should_retry: a status the server marked retryable).",
 		}, []string{"reason"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,

@@ -67,13 +67,14 @@ func TestKnownLabelValuesStartAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	New(reg, "1.2.3")
 	want := `
-# HELP linq_sync_api_retries_total Linq API requests retried, by reason (timeout, connection, status_408, status_429, status_5xx).
+# HELP linq_sync_api_retries_total Linq API requests retried, by reason (timeout, connection, status_408, status_429, status_5xx, x_should_retry: a status the server marked retryable).
 # TYPE linq_sync_api_retries_total counter
 linq_sync_api_retries_total{reason="connection"} 0
 linq_sync_api_retries_total{reason="status_408"} 0
 linq_sync_api_retries_total{reason="status_429"} 0
 linq_sync_api_retries_total{reason="status_5xx"} 0
 linq_sync_api_retries_total{reason="timeout"} 0
+linq_sync_api_retries_total{reason="x_should_retry"} 0
 # HELP linq_sync_change_failures_total Subscription writes that failed, by action (create, update, delete).
 # TYPE linq_sync_change_failures_total counter
 linq_sync_change_failures_total{action="create"} 0
