@@ -133,7 +133,7 @@ func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Resu
 		e.opts.CreateBackoff = defaultCreateBackoff
 	}
 	e.run(ctx, deletes, e.delete)
-	for _, wave := range renameWaves(updates) {
+	for _, wave := range diff.RenameWaves(updates) {
 		e.run(ctx, wave, e.update)
 	}
 	e.run(ctx, creates, e.create)
@@ -146,45 +146,6 @@ func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Resu
 	})
 	sort.Slice(e.res.LostSecrets, func(i, j int) bool { return e.res.LostSecrets[i].Name < e.res.LostSecrets[j].Name })
 	return e.res, nil
-}
-
-// renameWaves orders updates so that one moving a subscription onto a
-// target_url that another update moves away from runs after it: wave 0
-// holds the updates whose new URL nobody is leaving, wave n+1 those whose
-// new URL is left by an update of wave n. A cycle (a swap) cannot be
-// ordered; the plan refuses those, and here they end up in a late wave and
-// fail on their own. Order within a wave is kept.
-func renameWaves(updates []diff.Change) [][]diff.Change {
-	leaving := make(map[string]int, len(updates)) // old URL -> index of the update moving away from it
-	for i, c := range updates {
-		if c.Update.TargetURL != nil && c.Current != nil {
-			leaving[c.Current.TargetURL] = i
-		}
-	}
-	depth := make([]int, len(updates))
-	for i := range updates {
-		d, j, seen := 0, i, 0
-		for {
-			u := updates[j].Update.TargetURL
-			if u == nil {
-				break
-			}
-			k, ok := leaving[*u]
-			if !ok || k == j || seen > len(updates) {
-				break
-			}
-			d, j, seen = d+1, k, seen+1
-		}
-		depth[i] = d
-	}
-	var waves [][]diff.Change
-	for i, c := range updates {
-		for len(waves) <= depth[i] {
-			waves = append(waves, nil)
-		}
-		waves[depth[i]] = append(waves[depth[i]], c)
-	}
-	return waves
 }
 
 func changeKey(c diff.Change) string { return string(c.Action) + "\x00" + c.Name + "\x00" + c.ID }

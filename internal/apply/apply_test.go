@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -457,21 +456,23 @@ subscriptions:
 	}
 }
 
-// inflight wraps an API and records the most writes in flight at once.
+// inflight wraps an API and records the most creates in flight at once.
 type inflight struct {
 	linq.API
-	cur, max atomic.Int64
 	mu       sync.Mutex
+	cur, max int
 }
 
 func (f *inflight) track() func() {
-	n := f.cur.Add(1)
 	f.mu.Lock()
-	if n > f.max.Load() {
-		f.max.Store(n)
-	}
+	f.cur++
+	f.max = max(f.max, f.cur)
 	f.mu.Unlock()
-	return func() { f.cur.Add(-1) }
+	return func() {
+		f.mu.Lock()
+		f.cur--
+		f.mu.Unlock()
+	}
 }
 
 func (f *inflight) Create(ctx context.Context, p linq.CreateParams) (linq.CreatedSubscription, error) {
@@ -498,7 +499,7 @@ func TestApplyBoundsConcurrency(t *testing.T) {
 	if err != nil || !res.OK() {
 		t.Fatalf("Execute: %v %+v", err, res.Failures)
 	}
-	if got := api.max.Load(); got > 3 || got < 2 {
+	if got := api.max; got > 3 || got < 2 {
 		t.Errorf("max creates in flight = %d, want between 2 and 3", got)
 	}
 	if h.fake.Len() != 20 {

@@ -18,16 +18,9 @@ import (
 // (including nothing to do), 1 otherwise.
 func runApply(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	var (
-		ff fileFlags
-		af apiFlags
-		lf logFlags
-		pf applyFlags
-	)
-	ff.register(fs, env)
-	af.register(fs, env)
-	lf.register(fs)
-	pf.register(fs)
+	var c writeFlags
+	c.register(fs, env)
+	ff, af, lf, pf := &c.ff, &c.af, &c.lf, &c.pf
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -42,7 +35,7 @@ func runApply(ctx context.Context, env Env, args []string) int {
 	if !ok {
 		return ExitError
 	}
-	opts, err := pf.reconcileOptions(&af, log)
+	opts, err := pf.reconcileOptions(af, log)
 	if err != nil {
 		return errorf(env, err, "")
 	}

@@ -231,11 +231,10 @@ func TestExportOutputIsAcceptedUnchangedAndInSync(t *testing.T) {
 
 func TestUnknownEventTypeIsAnErrorOnline(t *testing.T) {
 	file := writeFile(t, strings.Replace(twoSubs, "message.sent]", "poll.created]", 1))
-	fake, vars := account(t, fakeapi.Options{EventTypes: append([]string{"poll.created"}, fakeapi.DefaultEventTypes...)})
+	_, vars := account(t, fakeapi.Options{EventTypes: append([]string{"poll.created"}, fakeapi.DefaultEventTypes...)})
 	if r := run(t, vars, "plan", "-f", file); r.code != ExitPending {
 		t.Errorf("event the API knows: code %d, want 2\n%s", r.code, r.stderr)
 	}
-	_ = fake
 	_, vars2 := account(t, fakeapi.Options{})
 	r := run(t, vars2, "plan", "-f", file)
 	if r.code != ExitError || !strings.Contains(r.stderr, "poll.created") {

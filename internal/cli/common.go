@@ -169,6 +169,21 @@ func (f *applyFlags) validate() error {
 	return nil
 }
 
+// writeFlags are all the flags of the commands that write: apply and run.
+type writeFlags struct {
+	ff fileFlags
+	af apiFlags
+	lf logFlags
+	pf applyFlags
+}
+
+func (f *writeFlags) register(fs *flag.FlagSet, env Env) {
+	f.ff.register(fs, env)
+	f.af.register(fs, env)
+	f.lf.register(fs)
+	f.pf.register(fs)
+}
+
 // reconcileOptions opens the secrets directory (checking it is writable
 // before any API call) and assembles the reconcile options.
 func (f *applyFlags) reconcileOptions(api *apiFlags, log *slog.Logger) (reconcile.Options, error) {
@@ -188,7 +203,8 @@ func (f *applyFlags) reconcileOptions(api *apiFlags, log *slog.Logger) (reconcil
 	return opts, nil
 }
 
-// loadConfig loads and validates the file, printing diagnostics to w.
+// loadConfig loads and validates the file, printing its diagnostics to
+// stderr.
 func loadConfig(env Env, path string) (*config.Config, bool) {
 	cfg, diags, err := config.Load(path)
 	if err != nil {
@@ -205,7 +221,7 @@ func loadConfig(env Env, path string) (*config.Config, bool) {
 	return cfg, true
 }
 
-// explain turns well-known errors into a hint line.
+// hintFor turns well-known errors into a hint line.
 func hintFor(err error) string {
 	var safety *diff.SafetyError
 	switch {

@@ -23,16 +23,9 @@ import (
 // runDaemon keeps the account equal to the file until SIGTERM or SIGINT.
 func runDaemon(ctx context.Context, env Env, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var (
-		ff fileFlags
-		af apiFlags
-		lf logFlags
-		pf applyFlags
-	)
-	ff.register(fs, env)
-	af.register(fs, env)
-	lf.register(fs)
-	pf.register(fs)
+	var c writeFlags
+	c.register(fs, env)
+	ff, af, lf, pf := &c.ff, &c.af, &c.lf, &c.pf
 	interval := fs.Duration("interval", daemon.DefaultInterval, "reconcile at least this often, to correct drift made outside the file")
 	listen := fs.String("listen", "127.0.0.1:9464", "`address` of /metrics, /healthz and /readyz (empty: none)")
 	dryRun := fs.Bool("dry-run", false, "never write: only measure and report drift")
@@ -51,7 +44,7 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	opts, err := pf.reconcileOptions(&af, log)
+	opts, err := pf.reconcileOptions(af, log)
 	if err != nil {
 		return errorf(env, err, "")
 	}
@@ -112,11 +105,8 @@ func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bo
 	if !out.Planned {
 		return out, err
 	}
+	// Refused (safety rail, plan errors) or dry run: all of it is pending.
 	out.Pending = rep.Pending()
-	if !rep.Applied {
-		// Refused (safety rail, plan errors) or dry run: all of it is pending.
-		out.Pending = rep.Plan.Summary()
-	}
 	s := rep.Plan.Summary()
 	out.Managed = s.InSync + s.Update
 	for a, n := range rep.Result.Applied {

@@ -394,10 +394,7 @@ func TestRunProcessNotifiesSystemdAndExitsZeroOnSIGTERMDuringASlowCall(t *testin
 		t.Fatalf("still running 15s after SIGTERM\n%s", stderr.String())
 	}
 	t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
-	var msgs []string
-	for _, m := range sock.Pending() {
-		msgs = append(msgs, m)
-	}
+	msgs := sock.Pending()
 	if !strings.Contains(strings.Join(msgs, "|"), "STOPPING=1") {
 		t.Errorf("no STOPPING=1 after SIGTERM; got %q", msgs)
 	}

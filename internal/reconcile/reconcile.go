@@ -187,7 +187,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 	}
 	rep.Result, rep.Applied = res, true
 	if !res.OK() {
-		return rep, fmt.Errorf("%d of %d changes failed: %w", len(res.Failures), pr.Plan.Summary().Create+pr.Plan.Summary().Update+pr.Plan.Summary().Delete, ErrChangesFailed)
+		s := pr.Plan.Summary()
+		return rep, fmt.Errorf("%d of %d changes failed: %w", len(res.Failures), s.Create+s.Update+s.Delete, ErrChangesFailed)
 	}
 	return rep, nil
 }
