@@ -356,7 +356,7 @@ func TestRetryBudget(t *testing.T) {
 				rig := newBudgetRig(t, fakeapi.Options{ReadOnlyToken: "read-only"}, tc.token)
 				seedExisting(rig.fake)
 				rig.fake.Seed(linq.Subscription{TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
-				sd, err := secrets.Open(t.TempDir())
+				sd, err := secrets.OpenDir(t.TempDir(), secrets.OpenOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -146,7 +146,7 @@ func TestMalformedAnswersCauseNoWrites(t *testing.T) {
 			f := tc.fault
 			f.Method, f.Route = "GET", fakeapi.RouteSubscriptions
 			rig.fake.AddFault(f)
-			sd, err := secrets.Open(t.TempDir())
+			sd, err := secrets.OpenDir(t.TempDir(), secrets.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +236,7 @@ func TestReconcileErrorsNameTheFailedCallOnce(t *testing.T) {
 			if tc.fault.Kind != 0 {
 				rig.fake.AddFault(tc.fault)
 			}
-			sd, err := secrets.Open(t.TempDir())
+			sd, err := secrets.OpenDir(t.TempDir(), secrets.OpenOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -194,8 +195,11 @@ func (f *applyFlags) reconcileOptions(api *apiFlags, log *slog.Logger) (reconcil
 		Logger:          log,
 	}
 	if f.secretsDir != "" {
-		d, err := secrets.Open(f.secretsDir)
+		d, err := secrets.OpenDir(f.secretsDir, secrets.OpenOptions{Warn: log.Warn, Logger: log})
 		if err != nil {
+			return opts, err
+		}
+		if err := d.Probe(context.Background()); err != nil {
 			return opts, err
 		}
 		opts.Apply.Secrets = d
