@@ -82,6 +82,12 @@ type Plan struct {
 	// OutOfScope counts remote subscriptions of other environments, which the
 	// plan never touches.
 	OutOfScope int
+	// Matched lists every entry matched to a remote subscription (in sync
+	// or updated), sorted by name: whose signing secrets custody concerns.
+	Matched []Match
+	// Custody is the state of each matched entry's secret, when a secret
+	// store was consulted (see AssessCustody).
+	Custody []Custody
 }
 
 // Summary counts a plan's changes by action.
