@@ -219,14 +219,14 @@ func TestApplyRetriesCreateOnlyAfterRelist(t *testing.T) {
 	tests := []struct {
 		name      string
 		fault     fakeapi.Fault
-		wantLost  string // "" when the secret must be stored
+		wantLost  apply.LossReason // "" when the secret must be stored
 		wantLists int
 	}{
 		{"5xx before commit: relist, not there, create again", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultErrorBefore, Times: 1}, "", 2},
-		{"5xx after commit: relist finds it, secret lost", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultErrorAfter, Times: 1}, "response lost", 2},
-		{"connection dropped after commit", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultDropAfter, Times: 1}, "response lost", 2},
+		{"5xx after commit: relist finds it, secret lost", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultErrorAfter, Times: 1}, apply.ReasonResponseLost, 2},
+		{"connection dropped after commit", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultDropAfter, Times: 1}, apply.ReasonResponseLost, 2},
 		{"connection dropped before commit", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultDropBefore, Times: 1}, "", 2},
-		{"truncated answer after commit", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultTruncate, Times: 1}, "response lost", 2},
+		{"truncated answer after commit", fakeapi.Fault{Method: "POST", Kind: fakeapi.FaultTruncate, Times: 1}, apply.ReasonResponseLost, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -302,7 +302,7 @@ subscriptions:
 			if len(snap) != 1 || len(snap[0].SubscribedEvents) != 2 {
 				t.Fatalf("account = %+v, want one subscription converged to both events", snap)
 			}
-			if len(res.LostSecrets) != 1 || res.LostSecrets[0].Reason != "created elsewhere" {
+			if len(res.LostSecrets) != 1 || res.LostSecrets[0].Reason != apply.ReasonCreatedElsewhere {
 				t.Errorf("lost secrets = %+v, want one 'created elsewhere'", res.LostSecrets)
 			}
 			if got := h.fake.Calls()["POST "+fakeapi.RouteSubscriptions]; got != 1 {

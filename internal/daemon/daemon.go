@@ -30,6 +30,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/metrics"
@@ -83,9 +84,9 @@ type Outcome struct {
 	Applied, Failed map[diff.Action]int
 	// Managed is the number of remote subscriptions the file manages.
 	Managed int
-	// SecretsLost counts, by reason ("response_lost", "created_elsewhere"),
-	// the subscriptions created without their signing secret stored here.
-	SecretsLost map[string]int
+	// SecretsLost counts, by reason, the subscriptions created without
+	// their signing secret stored here.
+	SecretsLost map[apply.LossReason]int
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
