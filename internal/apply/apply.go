@@ -52,29 +52,57 @@ type Failure struct {
 	Err    error
 }
 
-// Reasons a LostSecret gives.
+// LossReason says why a LostSecret's signing secret is not held here. Its
+// value is shaped as a metric label (linq_sync_secrets_lost_total{reason});
+// Message gives the words for people.
+type LossReason string
+
+// Reasons a LostSecret gives. LossReasons lists them all.
 const (
 	// ReasonResponseLost: our create committed but its answer never arrived.
-	ReasonResponseLost = "response lost"
+	ReasonResponseLost LossReason = "response_lost"
 	// ReasonCreatedElsewhere: another writer created it first; the secret
 	// is held there.
-	ReasonCreatedElsewhere = "created elsewhere"
+	ReasonCreatedElsewhere LossReason = "created_elsewhere"
 	// ReasonOutcomeUnknown: a create may have committed, and re-listing to
 	// find out failed; if the subscription exists, its secret is lost.
-	ReasonOutcomeUnknown = "outcome unknown"
+	ReasonOutcomeUnknown LossReason = "outcome_unknown"
 	// ReasonNoSecret: the create answer carried no secret.
-	ReasonNoSecret = "no secret in response"
+	ReasonNoSecret LossReason = "no_secret"
 	// ReasonNotStored: the secret arrived but could not be written.
-	ReasonNotStored = "could not be stored"
+	ReasonNotStored LossReason = "not_stored"
 )
+
+// LossReasons returns every LossReason, in a fixed order: the values the
+// metrics pre-register.
+func LossReasons() []LossReason {
+	return []LossReason{ReasonResponseLost, ReasonCreatedElsewhere, ReasonOutcomeUnknown, ReasonNoSecret, ReasonNotStored}
+}
+
+// Message returns r in words, for logs and warnings.
+func (r LossReason) Message() string {
+	switch r {
+	case ReasonResponseLost:
+		return "response lost"
+	case ReasonCreatedElsewhere:
+		return "created elsewhere"
+	case ReasonOutcomeUnknown:
+		return "outcome unknown"
+	case ReasonNoSecret:
+		return "no secret in response"
+	case ReasonNotStored:
+		return "could not be stored"
+	}
+	return string(r)
+}
 
 // LostSecret is a subscription that exists (or, for ReasonOutcomeUnknown,
 // may exist) but whose signing secret this run does not hold.
 type LostSecret struct {
 	Name string
 	ID   string
-	// Reason is one of the Reason constants.
-	Reason string
+	// Reason is one of LossReasons.
+	Reason LossReason
 }
 
 // Result is what an Execute did.
@@ -206,9 +234,9 @@ func (e *executor) fail(c diff.Change, action diff.Action, err error) {
 	e.mu.Unlock()
 }
 
-func (e *executor) lost(name, id, reason string) {
+func (e *executor) lost(name, id string, reason LossReason) {
 	e.log.Warn("subscription exists but its signing secret is not held here",
-		"name", name, "id", id, "reason", reason,
+		"name", name, "id", id, "reason", reason.Message(),
 		"hint", "delete and recreate it to get a new secret, if no one else holds it")
 	e.mu.Lock()
 	e.res.LostSecrets = append(e.res.LostSecrets, LostSecret{Name: name, ID: id, Reason: reason})

@@ -340,7 +340,10 @@ func (w *world) checkSecrets(reps []*replica, rounds []round) {
 	for _, e := range w.cfg.Subscriptions {
 		nameOf[e.TargetURL] = e.Name
 	}
-	type report struct{ replica, reason string }
+	type report struct {
+		replica string
+		reason  apply.LossReason
+	}
 	lostByID := map[string][]report{}
 	lostByName := map[string][]report{} // reports without an id
 	for _, rd := range rounds {
@@ -389,7 +392,7 @@ func (w *world) checkSecrets(reps []*replica, rounds []round) {
 			// With one writer, "response lost" must be true. With two, a
 			// replica whose create failed ambiguously cannot tell its own
 			// commit from the other's; the other must then hold it.
-			if r.reason == "response lost" && !fakeLost[s.ID] && (len(reps) == 1 || stored == 0) {
+			if r.reason == apply.ReasonResponseLost && !fakeLost[s.ID] && (len(reps) == 1 || stored == 0) {
 				t.Errorf("created %s (%q): %s reported its response lost, but the fake delivered it", s.ID, name, r.replica)
 			}
 		}

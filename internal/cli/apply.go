@@ -97,7 +97,7 @@ func writeResult(w io.Writer, r apply.Result) {
 		case apply.ReasonOutcomeUnknown:
 			fmt.Fprintf(w, "warning: SECRET MAY BE LOST: a create of %q may have been applied, and re-listing to confirm it failed. If the next plan shows it in sync, its signing secret was never received: delete and recreate it.\n", l.Name)
 		default:
-			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret was never received (%s). Delete and recreate it to get a new one.\n", l.Name, l.ID, l.Reason)
+			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret was never received (%s). Delete and recreate it to get a new one.\n", l.Name, l.ID, l.Reason.Message())
 		}
 	}
 }

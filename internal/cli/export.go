@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 // runExport prints the account's subscriptions as a config file with ids
@@ -45,7 +46,7 @@ func runExport(ctx context.Context, env Env, args []string) int {
 		}
 		subs = kept
 	}
-	out, err := config.Export(subs)
+	out, err := config.Export(exportEntries(subs))
 	if err != nil {
 		return errorf(env, err, "")
 	}
@@ -53,4 +54,19 @@ func runExport(ctx context.Context, env Env, args []string) int {
 		return errorf(env, err, "")
 	}
 	return ExitOK
+}
+
+// exportEntries converts listed subscriptions to what config.Export reads.
+func exportEntries(subs []linq.Subscription) []config.Subscription {
+	out := make([]config.Subscription, len(subs))
+	for i, s := range subs {
+		out[i] = config.Subscription{
+			ID:               s.ID,
+			TargetURL:        s.TargetURL,
+			SubscribedEvents: s.SubscribedEvents,
+			PhoneNumbers:     s.PhoneNumbers,
+			IsActive:         s.IsActive,
+		}
+	}
+	return out
 }

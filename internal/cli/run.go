@@ -5,14 +5,11 @@ import (
 	"errors"
 	"flag"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/daemon"
-	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/metrics"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
@@ -63,7 +60,7 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 
 	err = daemon.Run(ctx, daemon.Options{
 		Path:            ff.file,
-		Reconciler:      reconciler{r: reconcile.New(client, opts)},
+		Reconciler:      daemon.FromReconciler(reconcile.New(client, opts)),
 		DryRun:          *dryRun,
 		Interval:        *interval,
 		ShutdownTimeout: *shutdownTimeout,
@@ -88,41 +85,4 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 		return errorf(env, err, hintFor(err))
 	}
 	return ExitOK
-}
-
-// reconciler adapts reconcile.Reconciler to the daemon's interface.
-type reconciler struct {
-	r *reconcile.Reconciler
-}
-
-func (a reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (daemon.Outcome, error) {
-	rep, err := a.r.Reconcile(ctx, cfg, dryRun)
-	out := daemon.Outcome{
-		Planned: rep.Listed,
-		Applied: map[diff.Action]int{},
-		Failed:  map[diff.Action]int{},
-	}
-	if !out.Planned {
-		return out, err
-	}
-	// Refused (safety rail, plan errors) or dry run: all of it is pending.
-	out.Pending = rep.Pending()
-	s := rep.Plan.Summary()
-	out.Managed = s.InSync + s.Update
-	for a, n := range rep.Result.Applied {
-		out.Applied[a] = n
-	}
-	for _, f := range rep.Result.Failures {
-		out.Failed[f.Action]++
-	}
-	if rep.Applied {
-		out.Managed += rep.Result.Applied[diff.ActionCreate]
-	}
-	for _, l := range rep.Result.LostSecrets {
-		if out.SecretsLost == nil {
-			out.SecretsLost = map[string]int{}
-		}
-		out.SecretsLost[strings.ReplaceAll(l.Reason, " ", "_")]++ // "response lost" -> response_lost
-	}
-	return out, err
 }

@@ -11,8 +11,6 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 // exportHeader opens every exported file.
@@ -20,7 +18,7 @@ const exportHeader = `Exported by linq-sync from the account's webhook subscript
 Each entry is pinned to its subscription by id, so names and order can be
 changed freely; remove an id to match that entry by target_url instead.`
 
-// Export renders subs as a version-1 config that Parse accepts unchanged:
+// Export renders subs, the account's subscriptions, as a version-1 config that Parse accepts unchanged:
 // one entry per subscription, sorted by target_url, with its id pinned, a
 // name derived from the URL (host and path, made unique with -2, -3, ...),
 // events and phone numbers sorted, phone_numbers left out when empty and
@@ -29,9 +27,14 @@ changed freely; remove an id to match that entry by target_url instead.`
 // It returns an error when the account holds something the file cannot
 // express (an empty id or event list, a target_url the loader refuses); the
 // error lists the problems.
-func Export(subs []linq.Subscription) ([]byte, error) {
+//
+// subs are given as entries so that this package needs nothing of the API
+// client: the caller converts what it listed. Export reads ID, TargetURL,
+// SubscribedEvents, PhoneNumbers and IsActive; Name and positions are
+// ignored, since names are derived.
+func Export(subs []Subscription) ([]byte, error) {
 	sorted := slices.Clone(subs)
-	slices.SortStableFunc(sorted, func(a, b linq.Subscription) int {
+	slices.SortStableFunc(sorted, func(a, b Subscription) int {
 		return cmp.Or(strings.Compare(a.TargetURL, b.TargetURL), strings.Compare(a.ID, b.ID))
 	})
 
@@ -90,7 +93,7 @@ var entryPathRE = regexp.MustCompile(`^subscriptions\[(\d+)\]\.?`)
 
 // exportError names, by id, the subscriptions whose exported entries do not
 // validate, and what is wrong with each.
-func exportError(ds Diagnostics, subs []linq.Subscription) error {
+func exportError(ds Diagnostics, subs []Subscription) error {
 	lines := make([]string, 0, len(ds))
 	for _, d := range ds {
 		where := "the file"

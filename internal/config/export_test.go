@@ -7,14 +7,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func exampleAccount() []linq.Subscription {
-	return []linq.Subscription{
+func exampleAccount() []Subscription {
+	return []Subscription{
 		{
 			ID:               "b2c3d4e5-f6a7-8901-bcde-f23456789012",
 			TargetURL:        "https://hooks.example.com/linq?version=2026-02-03",
@@ -62,7 +60,7 @@ func TestExportMatchesGoldenFile(t *testing.T) {
 // accepts export's output unchanged, and the entries say exactly what the
 // account holds.
 func TestExportOutputParsesBackToTheAccount(t *testing.T) {
-	odd := []linq.Subscription{
+	odd := []Subscription{
 		{ID: "id-1", TargetURL: "https://h.example/", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 		{ID: "123", TargetURL: "https://h.example", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 		{ID: "true", TargetURL: "https://h.example/a:b,c?d=e:f&g=!h%", SubscribedEvents: []string{"message.sent"}, IsActive: true},
@@ -75,7 +73,7 @@ func TestExportOutputParsesBackToTheAccount(t *testing.T) {
 		{ID: "x:y", TargetURL: "https://H.EXAMPLE/---/___", SubscribedEvents: []string{"z.custom", "message.sent", "message.sent"}, IsActive: false},
 		{ID: "#", TargetURL: "https://%E4%BE%8B.example/", SubscribedEvents: []string{"message.sent"}, PhoneNumbers: []string{"+15551234567"}, IsActive: true},
 	}
-	cases := map[string][]linq.Subscription{"example account": exampleAccount(), "odd values": odd, "empty account": nil}
+	cases := map[string][]Subscription{"example account": exampleAccount(), "odd values": odd, "empty account": nil}
 	for name, subs := range cases {
 		t.Run(name, func(t *testing.T) {
 			out, err := Export(subs)
@@ -89,7 +87,7 @@ func TestExportOutputParsesBackToTheAccount(t *testing.T) {
 			if cfg.Policy != PolicyUpsertOnly || len(cfg.Subscriptions) != len(subs) {
 				t.Fatalf("got policy %q and %d entries, want upsert-only and %d", cfg.Policy, len(cfg.Subscriptions), len(subs))
 			}
-			byID := map[string]linq.Subscription{}
+			byID := map[string]Subscription{}
 			for _, s := range subs {
 				byID[s.ID] = s
 			}
@@ -135,9 +133,9 @@ func TestExportNamesEntriesAfterTheirURL(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.urls[0], func(t *testing.T) {
-			var subs []linq.Subscription
+			var subs []Subscription
 			for i, u := range tt.urls {
-				subs = append(subs, linq.Subscription{ID: string(rune('a' + i)), TargetURL: u, SubscribedEvents: []string{"message.sent"}, IsActive: true})
+				subs = append(subs, Subscription{ID: string(rune('a' + i)), TargetURL: u, SubscribedEvents: []string{"message.sent"}, IsActive: true})
 			}
 			out, err := Export(subs)
 			if err != nil {
@@ -159,7 +157,7 @@ func TestExportNamesEntriesAfterTheirURL(t *testing.T) {
 }
 
 func TestExportRefusesWhatAFileCannotExpress(t *testing.T) {
-	subs := []linq.Subscription{
+	subs := []Subscription{
 		{ID: "good", TargetURL: "https://h.example/a", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 		{ID: "frag", TargetURL: "https://h.example/b#x", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 		{ID: "noevents", TargetURL: "https://h.example/c", IsActive: true},

@@ -1,7 +1,10 @@
 // Package config loads and validates the desired-state file
 // (subscriptions.yaml). It reports every problem at once, each with file,
 // line, column and field path. It does no network I/O: checks that need the
-// API (the authoritative event-type list) take their inputs as arguments.
+// API (the authoritative event-type list) take their inputs as arguments,
+// and it imports nothing of the API client (internal/linq), so validation
+// stays offline by construction: Export takes the account's subscriptions
+// as entries, converted by its caller.
 package config
 
 import "fmt"

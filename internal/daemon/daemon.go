@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"sync"
@@ -30,8 +29,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/metrics"
@@ -85,9 +84,9 @@ type Outcome struct {
 	Applied, Failed map[diff.Action]int
 	// Managed is the number of remote subscriptions the file manages.
 	Managed int
-	// SecretsLost counts, by reason ("response_lost", "created_elsewhere"),
-	// the subscriptions created without their signing secret stored here.
-	SecretsLost map[string]int
+	// SecretsLost counts, by reason, the subscriptions created without
+	// their signing secret stored here.
+	SecretsLost map[apply.LossReason]int
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
@@ -616,63 +615,6 @@ func (d *daemon) notify(state string, f func() error) {
 	if err := f(); err != nil {
 		d.log.Warn("cannot notify the service manager", "state", state, "err", err)
 	}
-}
-
-// serve starts the HTTP server, or returns nil when none is configured.
-func (d *daemon) serve() (*http.Server, error) {
-	ln := d.opts.Listener
-	if ln == nil {
-		if d.opts.Listen == "" {
-			return nil, nil
-		}
-		var err error
-		if ln, err = net.Listen("tcp", d.opts.Listen); err != nil {
-			return nil, fmt.Errorf("listen on %q: %w", d.opts.Listen, err)
-		}
-	}
-	srv := &http.Server{
-		Handler:           d.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
-	}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			d.log.Error("http server stopped", "err", err)
-		}
-	}()
-	d.log.Info("serving metrics and health checks", "addr", ln.Addr().String())
-	return srv, nil
-}
-
-// handler routes the HTTP endpoints.
-//
-//   - /metrics: the Gatherer in the Prometheus text format.
-//   - /healthz: 200 while the process serves requests.
-//   - /readyz: 200 once a good config is loaded and the first reconcile has
-//     finished (successfully or not: a sidecar must not make its pod
-//     unready because the API is down; the metrics report that), 503 before
-//     and during shutdown.
-func (d *daemon) handler() http.Handler {
-	mux := http.NewServeMux()
-	if d.opts.Gatherer != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(d.opts.Gatherer, promhttp.HandlerOpts{
-			ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
-		}))
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if !d.ready.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintln(w, "not ready")
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	return mux
 }
 
 type nopNotifier struct{}

@@ -41,16 +41,6 @@ type remoteRef struct {
 // or an old version of the file).
 type pinnedMissingFunc func(id string) string
 
-func pinnedMissingOnline(id string) string {
-	return fmt.Sprintf("pinned id %q does not exist in the account; fix the id, or remove \"id:\" to create a new subscription", id)
-}
-
-// otherEnvironment explains why a subscription of another environment
-// cannot be matched.
-func otherEnvironment(r *linq.Subscription) string {
-	return fmt.Sprintf("subscription %q belongs to environment %q, which this plan does not manage; pass --all-environments to manage it", r.ID, *r.EnvironmentID)
-}
-
 // Compute returns the plan that turns remote into desired. It neither
 // modifies nor retains its inputs: the plan's Desired and Current are
 // copies. The same inputs, in any order, give the same plan.
@@ -59,52 +49,84 @@ func Compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 }
 
 func compute(desired []config.Subscription, remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) Plan {
-	var p Plan
+	m := newMatcher(remote, opts, pinnedMissing)
+	order := sortedEntries(desired)
+	m.matchPinned(order)
+	m.matchByURL(order)
+	free := m.free()
+	creates, news := m.creates(free)
+	m.noteHeldURLs()
+	return m.assemble(creates, free, news)
+}
 
-	// Remote subscriptions, sorted once by (target_url, id): this is the
-	// order of deletes and unmanaged, and makes every later choice
-	// independent of the input order.
-	refs := make([]remoteRef, 0, len(remote))
+// matcher holds the state of one Compute while entries are matched to
+// remote subscriptions.
+type matcher struct {
+	p             Plan
+	pinnedMissing pinnedMissingFunc
+	// refs are the remote subscriptions sorted by (target_url, id); byID
+	// and byURL index them. Refs with one URL are adjacent, so byURL holds
+	// the first.
+	refs  []remoteRef
+	byID  map[string]int
+	byURL map[string]int
+	// updates are the matched entries that differ from their remote;
+	// unplaced the entries that matched nothing.
+	updates  []Change
+	unplaced []*config.Subscription
+}
+
+// newMatcher sorts the remote subscriptions once by (target_url, id): this
+// is the order of deletes and unmanaged, and makes every later choice
+// independent of the input order. Subscriptions of other environments are
+// out of scope unless opts.AllEnvironments.
+func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) *matcher {
+	m := &matcher{pinnedMissing: pinnedMissing}
+	m.refs = make([]remoteRef, 0, len(remote))
 	for i := range remote {
 		r := &remote[i]
 		in := opts.AllEnvironments || r.EnvironmentID == nil
 		if !in {
-			p.OutOfScope++
+			m.p.OutOfScope++
 		}
-		refs = append(refs, remoteRef{url: r.TargetURL, id: r.ID, sub: r, inScope: in})
+		m.refs = append(m.refs, remoteRef{url: r.TargetURL, id: r.ID, sub: r, inScope: in})
 	}
-	slices.SortFunc(refs, func(a, b remoteRef) int {
+	slices.SortFunc(m.refs, func(a, b remoteRef) int {
 		if c := strings.Compare(a.url, b.url); c != 0 {
 			return c
 		}
 		return strings.Compare(a.id, b.id)
 	})
-	// byID and byURL index refs; refs with one URL are adjacent, so byURL
-	// holds the first and sameURL the rest.
-	byID := make(map[string]int, len(refs))
-	byURL := make(map[string]int, len(refs))
-	for i := range refs {
-		if _, dup := byID[refs[i].id]; !dup {
-			byID[refs[i].id] = i
+	m.byID = make(map[string]int, len(m.refs))
+	m.byURL = make(map[string]int, len(m.refs))
+	for i := range m.refs {
+		if _, dup := m.byID[m.refs[i].id]; !dup {
+			m.byID[m.refs[i].id] = i
 		}
-		if i == 0 || refs[i-1].url != refs[i].url {
-			byURL[refs[i].url] = i
+		if i == 0 || m.refs[i-1].url != m.refs[i].url {
+			m.byURL[m.refs[i].url] = i
 		}
 	}
-	sameURL := func(url string) []int {
-		first, ok := byURL[url]
-		if !ok {
-			return nil
-		}
-		var out []int
-		for i := first; i < len(refs) && refs[i].url == url; i++ {
-			out = append(out, i)
-		}
-		return out
-	}
+	return m
+}
 
-	// Entries, sorted once by name: the order of creates, updates and
-	// errors, and of who wins when two entries claim one subscription.
+// sameURL returns the indexes of the refs whose target_url is url.
+func (m *matcher) sameURL(url string) []int {
+	first, ok := m.byURL[url]
+	if !ok {
+		return nil
+	}
+	var out []int
+	for i := first; i < len(m.refs) && m.refs[i].url == url; i++ {
+		out = append(out, i)
+	}
+	return out
+}
+
+// sortedEntries returns the entries sorted once by name: the order of
+// creates, updates and errors, and of who wins when two entries claim one
+// subscription.
+func sortedEntries(desired []config.Subscription) []*config.Subscription {
 	order := make([]*config.Subscription, len(desired))
 	for i := range desired {
 		order[i] = &desired[i]
@@ -118,104 +140,133 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 		}
 		return strings.Compare(a.TargetURL, b.TargetURL)
 	})
+	return order
+}
 
-	var creates, updates []Change
-	fail := func(d *config.Subscription, format string, args ...any) {
-		p.Errors = append(p.Errors, EntryError{Name: d.Name, Pos: d.Pos, Message: fmt.Sprintf(format, args...)})
-	}
-	match := func(d *config.Subscription, i int, pinned bool) {
-		refs[i].claimed, refs[i].claimedBy, refs[i].pinned = true, d.Name, pinned
-		c, same := compare(d, refs[i].sub)
-		if same {
-			p.InSync++
-			return
-		}
-		updates = append(updates, c)
-	}
+// fail records an entry error for d.
+func (m *matcher) fail(d *config.Subscription, format string, args ...any) {
+	m.p.Errors = append(m.p.Errors, EntryError{Name: d.Name, Pos: d.Pos, Message: fmt.Sprintf(format, args...)})
+}
 
-	// Pinned entries first, so that an id always wins over a URL.
+// match claims ref i for d and records the update, if any.
+func (m *matcher) match(d *config.Subscription, i int, pinned bool) {
+	m.refs[i].claimed, m.refs[i].claimedBy, m.refs[i].pinned = true, d.Name, pinned
+	c, same := compare(d, m.refs[i].sub)
+	if same {
+		m.p.InSync++
+		return
+	}
+	m.updates = append(m.updates, c)
+}
+
+// matchPinned matches the entries with an id. It runs first, so that an id
+// always wins over a URL.
+func (m *matcher) matchPinned(order []*config.Subscription) {
 	for _, d := range order {
 		if d.ID == "" {
 			continue
 		}
-		i, ok := byID[d.ID]
+		i, ok := m.byID[d.ID]
 		switch {
 		case !ok:
-			fail(d, "%s", pinnedMissing(d.ID))
-		case !refs[i].inScope:
-			fail(d, "%s", otherEnvironment(refs[i].sub))
-		case refs[i].claimed:
-			fail(d, "id %q is also pinned by entry %q", d.ID, refs[i].claimedBy)
+			m.fail(d, "%s", m.pinnedMissing(d.ID))
+		case !m.refs[i].inScope:
+			m.fail(d, "%s", otherEnvironment(m.refs[i].sub))
+		case m.refs[i].claimed:
+			m.fail(d, "id %q is also pinned by entry %q", d.ID, m.refs[i].claimedBy)
 		default:
-			match(d, i, true)
+			m.match(d, i, true)
 		}
 	}
-	var unplaced []*config.Subscription
+}
+
+// matchByURL matches the entries without an id by target_url; those that
+// match nothing are left in m.unplaced.
+func (m *matcher) matchByURL(order []*config.Subscription) {
+	refs := m.refs
 	for _, d := range order {
 		if d.ID != "" {
 			continue
 		}
-		cands := sameURL(d.TargetURL)
+		cands := m.sameURL(d.TargetURL)
 		if len(cands) == 0 {
-			unplaced = append(unplaced, d)
+			m.unplaced = append(m.unplaced, d)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.claimed && r.pinned }); ok {
-			fail(d, "target_url is that of subscription %q, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
+			m.fail(d, "target_url is that of subscription %q, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.inScope && !r.claimed }); ok {
-			match(d, i, false)
+			m.match(d, i, false)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.claimed }); ok {
-			fail(d, "target_url is also declared by entry %q", refs[i].claimedBy)
+			m.fail(d, "target_url is also declared by entry %q", refs[i].claimedBy)
 			continue
 		}
-		fail(d, "target_url matches a subscription of another environment: %s", otherEnvironment(refs[cands[0]].sub))
+		m.fail(d, "target_url matches a subscription of another environment: %s", otherEnvironment(refs[cands[0]].sub))
 	}
+}
 
-	// What is left on each side: creates, and unmatched in-scope remotes.
+// free returns the in-scope remote subscriptions no entry matched.
+func (m *matcher) free() []int {
 	var free []int
-	for i := range refs {
-		if refs[i].inScope && !refs[i].claimed {
+	for i := range m.refs {
+		if m.refs[i].inScope && !m.refs[i].claimed {
 			free = append(free, i)
 		}
 	}
-	// A create may really be the URL change of an unmatched subscription
-	// (same events, or same URL but for the query). Both sides are bucketed
-	// by those keys, so that finding the look-alikes stays linear even when
-	// many subscriptions share an event set.
+	return free
+}
+
+// creates returns a create for each unplaced entry. A create may really be
+// the URL change of an unmatched subscription (same events, or same URL but
+// for the query), which its note names. Both sides are bucketed by those
+// keys, so that finding the look-alikes stays linear even when many
+// subscriptions share an event set; the unplaced side is returned for the
+// notes on the unmatched subscriptions.
+func (m *matcher) creates(free []int) ([]Change, likeness) {
 	var olds, news likeness
 	for _, i := range free {
-		olds.add(i, refs[i].sub.SubscribedEvents, refs[i].sub.TargetURL)
+		olds.add(i, m.refs[i].sub.SubscribedEvents, m.refs[i].sub.TargetURL)
 	}
-	for k, d := range unplaced {
+	for k, d := range m.unplaced {
 		news.add(k, d.SubscribedEvents, d.TargetURL)
 	}
-	creates = make([]Change, 0, len(unplaced))
-	for _, d := range unplaced {
+	creates := make([]Change, 0, len(m.unplaced))
+	for _, d := range m.unplaced {
 		c := newCreate(d)
 		if head, total := olds.lookup(d.SubscribedEvents, d.TargetURL); total > 0 {
-			c.Notes = append(c.Notes, predecessorNote(refs, head, total))
+			c.Notes = append(c.Notes, predecessorNote(m.refs, head, total))
 		}
 		creates = append(creates, c)
 	}
+	return creates, news
+}
 
-	// An update that moves to a URL an unmatched subscription still holds
-	// can succeed only once that one is gone (target_url is unique).
-	for k := range updates {
-		u := updates[k].Update.TargetURL
+// noteHeldURLs notes on each update that moves to a URL an unmatched
+// subscription still holds that it can succeed only once that one is gone
+// (target_url is unique).
+func (m *matcher) noteHeldURLs() {
+	for k := range m.updates {
+		u := m.updates[k].Update.TargetURL
 		if u == nil {
 			continue
 		}
-		for _, i := range sameURL(*u) {
-			if refs[i].inScope && !refs[i].claimed {
-				updates[k].Notes = append(updates[k].Notes, fmt.Sprintf("unmatched subscription %s already has this target_url, which must be unique: the update succeeds only once %s is deleted (policy sync does that)", refs[i].sub.ID, refs[i].sub.ID))
+		for _, i := range m.sameURL(*u) {
+			if m.refs[i].inScope && !m.refs[i].claimed {
+				m.updates[k].Notes = append(m.updates[k].Notes, heldURLNote(m.refs[i].sub.ID))
 			}
 		}
 	}
-	updates = p.refuseSwaps(updates)
+}
+
+// assemble refuses swaps, sorts, and returns the plan: creates, then
+// updates, then the unmatched subscriptions.
+func (m *matcher) assemble(creates []Change, free []int, news likeness) Plan {
+	p := &m.p
+	updates := p.refuseSwaps(m.updates)
 	slices.SortStableFunc(updates, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	})
@@ -227,12 +278,12 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 	p.Changes = append(p.Changes, creates...)
 	p.Changes = append(p.Changes, updates...)
 	for _, i := range free {
-		r := refs[i]
+		r := m.refs[i]
 		c := Change{Action: ActionUnmanaged, ID: r.sub.ID, TargetURL: r.sub.TargetURL, Current: cloneRemote(r.sub)}
 		if head, total := news.lookup(r.sub.SubscribedEvents, r.sub.TargetURL); total > 0 {
 			names := make([]string, len(head))
 			for k, j := range head {
-				names[k] = unplaced[j].Name
+				names[k] = m.unplaced[j].Name
 			}
 			c.Notes = append(c.Notes, successorNote(r.sub.ID, names, total))
 		}
@@ -241,7 +292,7 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 	if len(p.Changes) == 0 {
 		p.Changes = nil
 	}
-	return p
+	return *p
 }
 
 // findRef returns the first of cands whose ref satisfies ok.
@@ -397,53 +448,6 @@ func baseURL(raw string) (string, bool) {
 	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + u.EscapedPath(), true
 }
 
-// predecessorNote explains that a create may really be a URL change of one
-// of the unmatched subscriptions cands.
-func predecessorNote(refs []remoteRef, cands []int, total int) string {
-	var b strings.Builder
-	b.WriteString("no subscription has this target_url, so it will be created; without an id a changed URL cannot be told from a new endpoint, and ")
-	if total == 1 {
-		s := refs[cands[0]].sub
-		fmt.Fprintf(&b, "subscription %s (%s) looks like its predecessor: if it is, %s to update it in place", s.ID, s.TargetURL, pinHint(s.ID))
-		return b.String()
-	}
-	b.WriteString("these subscriptions look like its predecessor: ")
-	for k, i := range cands {
-		if k > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%s)", refs[i].sub.ID, refs[i].sub.TargetURL)
-	}
-	if total > len(cands) {
-		fmt.Fprintf(&b, " and %d more", total-len(cands))
-	}
-	b.WriteString("; if one is, pin its id with \"id:\" to update it in place")
-	return b.String()
-}
-
-// successorNote tells, on an unmatched subscription, which created entries
-// may be meant to replace it.
-func successorNote(id string, names []string, total int) string {
-	more := ""
-	if total > len(names) {
-		more = fmt.Sprintf(" and %d more", total-len(names))
-	}
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return fmt.Sprintf("may be the predecessor of new entry %s%s; if so, %s in that entry to update it in place", strings.Join(q, ", "), more, pinHint(id))
-}
-
-// pinHint tells how to pin id; an offline plan's made-up ids cannot be
-// pinned, so it points at where the real one is found.
-func pinHint(id string) string {
-	if strings.HasPrefix(id, SyntheticIDPrefix) {
-		return "pin its id (linq-sync export shows it)"
-	}
-	return fmt.Sprintf("pin \"id: %s\"", id)
-}
-
 // likeness buckets subscriptions by the two signs that one may be the
 // other under a new URL: the same event set, or the same scheme, host and
 // path. Items are added in ascending order.
@@ -512,84 +516,4 @@ func cloneRemote(r *linq.Subscription) *linq.Subscription {
 		c.EnvironmentID = &e
 	}
 	return &c
-}
-
-// refuseSwaps turns updates whose target_url changes form a cycle (a moves
-// to b's URL while b moves to a's) into entry errors. target_url is unique,
-// so no order of single updates can apply a cycle: each would be refused,
-// every reconcile, forever.
-func (p *Plan) refuseSwaps(updates []Change) []Change {
-	_, inCycle, leaving := renameChains(updates)
-	kept := updates[:0:0]
-	for i, c := range updates {
-		if !inCycle[i] {
-			kept = append(kept, c)
-			continue
-		}
-		holder := updates[leaving[*c.Update.TargetURL]]
-		var pos config.Position
-		if c.Desired != nil {
-			pos = c.Desired.Pos
-		}
-		p.Errors = append(p.Errors, EntryError{Name: c.Name, Pos: pos, Message: fmt.Sprintf(
-			"target_url %q is the current URL of entry %q, which moves away in a cycle of URL changes; target_url is unique, so the cycle cannot be applied in one step: move one entry to a temporary URL first",
-			*c.Update.TargetURL, holder.Name)})
-	}
-	return kept
-}
-
-// RenameWaves orders updates so that one moving a subscription onto a
-// target_url that another update moves away from runs after it: wave 0
-// holds the updates whose new URL nobody is leaving, wave n+1 those whose
-// new URL is left by an update of wave n. Order within a wave is kept.
-// Cycles cannot be ordered; Compute refuses them, and here they end up in a
-// late wave.
-func RenameWaves(updates []Change) [][]Change {
-	depth, _, _ := renameChains(updates)
-	var waves [][]Change
-	for i, c := range updates {
-		for len(waves) <= depth[i] {
-			waves = append(waves, nil)
-		}
-		waves[depth[i]] = append(waves[depth[i]], c)
-	}
-	return waves
-}
-
-// renameChains follows, from each update, the chain of updates that must
-// move away from its new target_url first. depth[i] is the length of that
-// chain and inCycle[i] whether it leads back to i; leaving maps an old URL
-// to the update moving away from it.
-func renameChains(updates []Change) (depth []int, inCycle []bool, leaving map[string]int) {
-	leaving = make(map[string]int)
-	for i, c := range updates {
-		if c.Update.TargetURL != nil && c.Current != nil && *c.Update.TargetURL != c.Current.TargetURL {
-			leaving[c.Current.TargetURL] = i
-		}
-	}
-	depth = make([]int, len(updates))
-	inCycle = make([]bool, len(updates))
-	if len(leaving) == 0 {
-		return depth, inCycle, leaving
-	}
-	for i := range updates {
-		j := i
-		for steps := 0; steps <= len(leaving); steps++ {
-			u := updates[j].Update.TargetURL
-			if u == nil {
-				break
-			}
-			k, ok := leaving[*u]
-			if !ok {
-				break
-			}
-			if k == i {
-				inCycle[i] = true
-				break
-			}
-			depth[i]++
-			j = k
-		}
-	}
-	return depth, inCycle, leaving
 }

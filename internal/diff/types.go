@@ -2,6 +2,17 @@
 // the declared ones. It is pure: no context, no I/O, no logging, no mutation
 // of its inputs, and the same inputs always give the same plan in the same
 // order. Policies and safety rails are separate steps over a computed plan.
+//
+// diff uses the API client's data types (linq.Subscription for the remote
+// side, linq.CreateParams and linq.UpdateParams for a change) but calls
+// nothing of the client. This is deliberate: those types are plain data,
+// the API's own model of a subscription, and a plan is exactly the set of
+// calls the client will make, so a copy of them in a leaf package would
+// add a conversion at every boundary (and a file to touch for every new
+// field) without removing a dependency, since apply needs the client's
+// types anyway. The cost is that importing diff links the client's
+// package; the offline commands (validate, plan --offline) still make no
+// request, because nothing here opens a connection.
 package diff
 
 import (

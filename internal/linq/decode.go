@@ -7,13 +7,8 @@ import (
 	"fmt"
 	"io"
 	"mime"
-	"net/http"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 )
 
 // Caps on how much of an answer is read.
@@ -21,12 +16,6 @@ const (
 	maxListBody  = 64 << 20 // a list of many thousand subscriptions
 	maxItemBody  = 1 << 20  // one subscription, or the event types
 	maxErrorBody = 64 << 10 // an error answer; only its envelope matters
-)
-
-// Lengths of the text taken from an answer into an error.
-const (
-	maxMessageLen = 300
-	maxExcerptLen = 120
 )
 
 // decodeList decodes the answer to a list call: {"subscriptions": [...]}.
@@ -338,136 +327,6 @@ func decodeObject(body []byte, v any) error {
 	return nil
 }
 
-// envelope is what could be read of an error envelope.
-type envelope struct {
-	ok      bool
-	status  int
-	code    int
-	message string
-}
-
-// parseEnvelope reads {"error":{"status","code","message"},"success":false}
-// tolerantly: numbers may come as strings, the error may be a bare string,
-// and a top-level "message" is used when there is no other.
-func parseEnvelope(body []byte) envelope {
-	var top struct {
-		Error   json.RawMessage `json:"error"`
-		Message json.RawMessage `json:"message"`
-	}
-	if json.Unmarshal(body, &top) != nil {
-		return envelope{}
-	}
-	var e envelope
-	errRaw := bytes.TrimSpace(top.Error)
-	switch {
-	case len(errRaw) > 0 && errRaw[0] == '{':
-		var inner struct {
-			Status  json.RawMessage `json:"status"`
-			Code    json.RawMessage `json:"code"`
-			Message json.RawMessage `json:"message"`
-		}
-		if json.Unmarshal(errRaw, &inner) == nil {
-			e.ok = true
-			e.status = lenientInt(inner.Status)
-			e.code = lenientInt(inner.Code)
-			e.message = lenientString(inner.Message)
-		}
-	case len(errRaw) > 0 && errRaw[0] == '"':
-		e.ok = true
-		e.message = lenientString(errRaw)
-	}
-	if e.message == "" {
-		if m := lenientString(top.Message); m != "" {
-			e.ok = true
-			e.message = m
-		}
-	}
-	return e
-}
-
-// lenientInt reads a JSON number or numeric string as an int, else 0.
-func lenientInt(raw json.RawMessage) int {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 {
-		return 0
-	}
-	s := string(raw)
-	if raw[0] == '"' {
-		if json.Unmarshal(raw, &s) != nil {
-			return 0
-		}
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(s))
-	if err != nil || n < 0 || n > 1_000_000_000 {
-		return 0
-	}
-	return n
-}
-
-// lenientString reads a JSON string, else "".
-func lenientString(raw json.RawMessage) string {
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return ""
-	}
-	return s
-}
-
-// errorFromResponse turns an error answer into an *APIError. The message is
-// the envelope's; when there is no envelope it says what came instead and,
-// if quote is true, quotes a short sanitized excerpt. secrets are redacted
-// from whatever is taken from the body.
-func errorFromResponse(method, path string, status int, contentType string, body []byte, quote bool, secrets ...string) *APIError {
-	e := &APIError{Method: method, Path: path, Status: status}
-	if env := parseEnvelope(bytes.TrimSpace(body)); env.ok {
-		e.Code = env.code
-		e.Message = truncate(sanitize(redact(env.message, secrets)), maxMessageLen)
-		return e
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return e // Error() falls back to the status text.
-	}
-	msg := "answer without an error envelope"
-	if ct := mediaType(contentType); ct != "" {
-		msg += " (content type " + strconv.Quote(ct) + ")"
-	}
-	if quote {
-		if ex := excerpt(body, secrets); ex != "" {
-			msg += ": " + strconv.Quote(ex)
-		}
-	}
-	e.Message = msg
-	return e
-}
-
-// describeBody says what a body that is not the expected JSON looks like,
-// for error messages: its content type and, if quote is true, a short
-// sanitized excerpt.
-func describeBody(contentType string, body []byte, quote bool, secrets []string) string {
-	var parts []string
-	if ct := mediaType(contentType); ct != "" {
-		parts = append(parts, "content type "+strconv.Quote(ct))
-	}
-	if quote {
-		if ex := excerpt(body, secrets); ex != "" {
-			parts = append(parts, "body starts "+strconv.Quote(ex))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// mediaType returns the media type of a Content-Type header, bounded.
-func mediaType(ct string) string {
-	if ct == "" {
-		return ""
-	}
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil {
-		mt = ct
-	}
-	return truncate(sanitize(mt), 60)
-}
-
 // isJSONMediaType reports whether ct is absent or a JSON media type.
 func isJSONMediaType(ct string) bool {
 	if ct == "" {
@@ -478,59 +337,6 @@ func isJSONMediaType(ct string) bool {
 		return false
 	}
 	return mt == "application/json" || strings.HasSuffix(mt, "+json")
-}
-
-var (
-	tagRE    = regexp.MustCompile(`(?s)<(script|style)\b.*?</(script|style)\s*>|<!--.*?-->|<[^>]*>`)
-	secretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=_-]*|(?i)bearer\s+\S+`)
-)
-
-// excerpt returns the start of a non-JSON body as one short line of plain
-// text: markup stripped, secrets redacted, control characters dropped.
-func excerpt(body []byte, secrets []string) string {
-	if len(body) > 4096 {
-		body = body[:4096]
-	}
-	s := strings.ToValidUTF8(string(body), "?")
-	s = tagRE.ReplaceAllString(s, " ")
-	s = strings.Join(strings.Fields(s), " ")
-	return truncate(sanitize(redact(s, secrets)), maxExcerptLen)
-}
-
-// redact replaces every secret, and anything shaped like a signing secret or
-// a bearer credential, with a placeholder.
-func redact(s string, secrets []string) string {
-	for _, sec := range secrets {
-		if sec != "" {
-			s = strings.ReplaceAll(s, sec, redacted)
-		}
-	}
-	return secretRE.ReplaceAllString(s, redacted)
-}
-
-// sanitize makes s safe for one line of a terminal or log: invalid UTF-8
-// and control characters become '?' or spaces.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == utf8.RuneError:
-			return '?'
-		case r == '\n' || r == '\r' || r == '\t':
-			return ' '
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
-			return '?'
-		}
-		return r
-	}, s)
-}
-
-// truncate shortens s to at most n runes, marking the cut with "...".
-func truncate(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "..."
 }
 
 // notObject says that what (the body, an item) is not a JSON object.
@@ -605,12 +411,4 @@ func goTypeName(t string) string {
 		return "a number"
 	}
 	return t
-}
-
-// statusText renders a status for messages: "200" or "599".
-func statusText(status int) string {
-	if t := http.StatusText(status); t != "" {
-		return strconv.Itoa(status) + " " + t
-	}
-	return strconv.Itoa(status)
 }

@@ -12,12 +12,14 @@ package metrics
 
 import (
 	"runtime"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
 )
@@ -39,8 +41,6 @@ var (
 	// retryReasons are the values of linq_sync_api_retries_total{reason},
 	// as documented on linq.Observer.
 	retryReasons = []string{"timeout", "connection", "status_408", "status_429", "status_5xx", "x_should_retry"}
-	// secretLossReasons bound linq_sync_secrets_lost_total's label.
-	secretLossReasons = []string{"response_lost", "created_elsewhere", "outcome_unknown"}
 	// methods and endpoints bound the API request labels.
 	methods   = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 	endpoints = []string{"subscriptions", "subscription", "webhook-events"}
@@ -156,7 +156,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		secretsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "secrets_lost_total",
-			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first; outcome_unknown: a create may have committed and could not be confirmed).",
+			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first; outcome_unknown: a create may have committed and could not be confirmed; no_secret: the create answer carried no secret; not_stored: the secret arrived but could not be written).",
 		}, []string{"reason"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
@@ -188,8 +188,8 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 	for _, r := range retryReasons {
 		m.apiRetries.WithLabelValues(r)
 	}
-	for _, r := range secretLossReasons {
-		m.secretsLost.WithLabelValues(r)
+	for _, r := range apply.LossReasons() {
+		m.secretsLost.WithLabelValues(string(r))
 	}
 	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	return m
@@ -321,11 +321,15 @@ func unixSeconds(t time.Time) float64 {
 }
 
 // AddSecretsLost counts subscriptions created without their secret stored
-// here; reason is "response_lost" or "created_elsewhere" (anything else is
-// recorded as "other").
-func (m *Metrics) AddSecretsLost(reason string, n int) {
+// here; reason is one of apply.LossReasons (anything else is recorded as
+// "other").
+func (m *Metrics) AddSecretsLost(reason apply.LossReason, n int) {
 	if m == nil || n <= 0 {
 		return
 	}
-	m.secretsLost.WithLabelValues(oneOf(reason, secretLossReasons)).Add(float64(n))
+	label := other
+	if slices.Contains(apply.LossReasons(), reason) {
+		label = string(reason)
+	}
+	m.secretsLost.WithLabelValues(label).Add(float64(n))
 }

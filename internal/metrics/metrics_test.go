@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/diff"
 )
 
@@ -314,5 +316,39 @@ func TestAddSecretsLostCountsByBoundedReason(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.secretsLost.WithLabelValues("other")); got != 1 {
 		t.Errorf("an unknown reason was not recorded as other: %v", got)
+	}
+}
+
+func TestSecretsLostPreRegistersExactlyApplysReasons(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := New(reg, "test")
+	var want []string
+	for _, r := range apply.LossReasons() {
+		want = append(want, string(r))
+		m.AddSecretsLost(r, 1)
+	}
+	// Gathered before anything else touches the vector: an "other" series
+	// here means a reason of apply's was not recognised.
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "linq_sync_secrets_lost_total" {
+			continue
+		}
+		for _, mt := range mf.GetMetric() {
+			for _, l := range mt.GetLabel() {
+				if l.GetName() == "reason" {
+					got = append(got, l.GetValue())
+				}
+			}
+		}
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("reason labels = %v, want %v", got, want)
 	}
 }

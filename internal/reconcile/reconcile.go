@@ -29,6 +29,8 @@ type Options struct {
 	// EventTypesTTL bounds how long the event-type list is cached; 0 means
 	// for the Reconciler's lifetime.
 	EventTypesTTL time.Duration
+	// Now tells the time for EventTypesTTL; nil means time.Now.
+	Now func() time.Time
 	// Logger receives warnings; nil discards.
 	Logger *slog.Logger
 }
@@ -50,6 +52,9 @@ func New(api linq.API, opts Options) *Reconciler {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &Reconciler{api: api, opts: opts, log: log}
 }
@@ -99,16 +104,20 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 	return res, nil
 }
 
+// eventTypes returns the event types to check a config against and where
+// they came from: the API's list, cached for EventTypesTTL, or, when that
+// cannot be read for a reason other than authentication or cancellation,
+// the built-in list, which is not cached.
 func (r *Reconciler) eventTypes(ctx context.Context) ([]string, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.events != nil && (r.opts.EventTypesTTL == 0 || time.Since(r.eventsAt) < r.opts.EventTypesTTL) {
+	if r.events != nil && (r.opts.EventTypesTTL == 0 || r.opts.Now().Sub(r.eventsAt) < r.opts.EventTypesTTL) {
 		return r.events, r.eventsFrom, nil
 	}
 	ev, err := r.api.EventTypes(ctx)
 	switch {
 	case err == nil && len(ev) > 0:
-		r.events, r.eventsFrom, r.eventsAt = ev, "api", time.Now()
+		r.events, r.eventsFrom, r.eventsAt = ev, "api", r.opts.Now()
 	case linq.IsAuth(err):
 		return nil, "", err
 	case ctx.Err() != nil:
