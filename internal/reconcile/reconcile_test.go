@@ -38,7 +38,7 @@ func newHarness(t *testing.T) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd, err := secrets.Open(filepath.Join(t.TempDir(), "secrets"))
+	sd, err := secrets.OpenDir(filepath.Join(t.TempDir(), "secrets"), secrets.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
