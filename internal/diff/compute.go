@@ -151,6 +151,7 @@ func (m *matcher) fail(d *config.Subscription, format string, args ...any) {
 // match claims ref i for d and records the update, if any.
 func (m *matcher) match(d *config.Subscription, i int, pinned bool) {
 	m.refs[i].claimed, m.refs[i].claimedBy, m.refs[i].pinned = true, d.Name, pinned
+	m.p.Matched = append(m.p.Matched, Match{Name: d.Name, ID: m.refs[i].id, Desired: d, Current: m.refs[i].sub})
 	c, same := compare(d, m.refs[i].sub)
 	if same {
 		m.p.InSync++
@@ -273,6 +274,7 @@ func (m *matcher) assemble(creates []Change, free []int, news likeness) Plan {
 	slices.SortStableFunc(p.Errors, func(a, b EntryError) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Message, b.Message))
 	})
+	slices.SortFunc(p.Matched, func(a, b Match) int { return strings.Compare(a.Name, b.Name) })
 
 	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(free))
 	p.Changes = append(p.Changes, creates...)

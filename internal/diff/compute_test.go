@@ -352,6 +352,7 @@ func TestComputeMatching(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Compute(tt.desired, tt.remote, tt.opts)
+			got.Matched = nil // TestComputeListsEveryMatchedEntry covers it
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("Compute() =\n%s\nwant\n%s", dump(got), dump(tt.want))
 			}

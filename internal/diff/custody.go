@@ -94,7 +94,8 @@ func AssessCustody(matched []Match, held map[string]Held) []Custody {
 	return out
 }
 
-// Match is a file entry matched to a remote subscription.
+// Match is a file entry matched to a remote subscription. Desired and
+// Current point into Compute's inputs, which are never changed.
 type Match struct {
 	Name    string
 	ID      string

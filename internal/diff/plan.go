@@ -12,6 +12,8 @@ func (p Plan) Summary() Summary {
 			s.Update++
 		case ActionDelete:
 			s.Delete++
+		case ActionRotate:
+			s.Rotate++
 		case ActionUnmanaged:
 			s.Unmanaged++
 		}
@@ -24,7 +26,7 @@ func (p Plan) Summary() Summary {
 func (p Plan) HasChanges() bool {
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionCreate, ActionUpdate, ActionDelete:
+		case ActionCreate, ActionUpdate, ActionDelete, ActionRotate:
 			return true
 		}
 	}
@@ -32,14 +34,17 @@ func (p Plan) HasChanges() bool {
 }
 
 // Writes returns the number of API writes that applying p takes: one per
-// create, update and delete, plus the follow-up update of each inactive
-// create.
+// create, update and delete, two per rotation (delete and create), plus
+// the follow-up update of each inactive create or rotation.
 func (p Plan) Writes() int {
 	n := 0
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionCreate:
+		case ActionCreate, ActionRotate:
 			n++
+			if c.Action == ActionRotate {
+				n++
+			}
 			if !c.Update.IsZero() {
 				n++
 			}

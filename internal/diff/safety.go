@@ -50,7 +50,8 @@ func CheckSafety(p Plan, desiredCount int, r Rails) error {
 	if r.AllowMassDelete {
 		return nil
 	}
-	deletes := p.Summary().Delete
+	s := p.Summary()
+	deletes := s.Delete + s.Rotate // a rotation deletes, too
 	switch {
 	case deletes == 0:
 		return nil

@@ -103,9 +103,12 @@ type Plan struct {
 
 // Summary counts a plan's changes by action.
 type Summary struct {
-	Create    int `json:"create"`
-	Update    int `json:"update"`
-	Delete    int `json:"delete"`
+	Create int `json:"create"`
+	Update int `json:"update"`
+	Delete int `json:"delete"`
+	// Rotate counts rotations: each deletes a subscription and creates
+	// its replacement.
+	Rotate    int `json:"rotate"`
 	Unmanaged int `json:"unmanaged"`
 	InSync    int `json:"in_sync"`
 	// OutOfScope counts remote subscriptions of other environments.
