@@ -233,7 +233,11 @@ func TestApplyRetriesCreateOnlyAfterRelist(t *testing.T) {
 			h := newHarness(t, fakeapi.Options{})
 			h.fake.AddFault(tt.fault)
 			rep, err := reconcile.New(h.client, h.opts()).Reconcile(context.Background(), parse(t, oneNew), false)
-			if err != nil {
+			var lost *reconcile.LostSecretsError
+			switch {
+			case tt.wantLost != "" && !errors.As(err, &lost):
+				t.Fatalf("Reconcile = %v, want a LostSecretsError: an apply that loses a secret must fail", err)
+			case tt.wantLost == "" && err != nil:
 				t.Fatalf("Reconcile: %v", err)
 			}
 			if n := countURL(h.fake.Snapshot(), url); n != 1 {

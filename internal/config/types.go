@@ -34,6 +34,9 @@ type Config struct {
 	// LogLevel, when set (debug, info, warn or error), is linq-sync run's
 	// log level: it overrides --log-level and is applied on every reload.
 	LogLevel string
+	// RotateLostSecrets, when true, has apply and run rotate every
+	// subscription whose signing secret is lost (as --rotate-lost-secrets).
+	RotateLostSecrets bool
 	// Subscriptions are in file order.
 	Subscriptions []Subscription
 

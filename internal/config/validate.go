@@ -13,7 +13,7 @@ import (
 )
 
 var (
-	topKeys   = []string{"version", "policy", "log_level", "subscriptions"}
+	topKeys   = []string{"version", "policy", "log_level", "rotate_lost_secrets", "subscriptions"}
 	logLevels = []string{"debug", "info", "warn", "error"}
 	entryKeys = []string{"name", "id", "target_url", "subscribed_events", "phone_numbers", "is_active"}
 
@@ -177,6 +177,15 @@ func (p *parser) root(n *yaml.Node) *Config {
 			} else {
 				p.errorf(f.val, "log_level", "must be one of debug, info, warn, error, got %s%s", quote(s), didYouMean(s, logLevels))
 			}
+		}
+	}
+
+	if f, ok := fs["rotate_lost_secrets"]; ok {
+		var b bool
+		if v := f.val; v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
+			p.errorf(v, "rotate_lost_secrets", "must be a boolean (true or false), got %s", describe(v))
+		} else {
+			cfg.RotateLostSecrets = b
 		}
 	}
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/secrets"
 )
 
 // Options configure a Reconciler.
@@ -24,8 +26,12 @@ type Options struct {
 	AllEnvironments bool
 	// Rails are the safety limits on deletes.
 	Rails diff.Rails
-	// Apply is passed to apply.Execute.
+	// Apply is passed to apply.Execute. Its Secrets store is also read at
+	// every plan, to show the custody of each matched entry's secret.
 	Apply apply.Options
+	// RotateLostSecrets adds a rotation to the plan for every matched entry
+	// whose secret is lost, so that a fresh secret is held.
+	RotateLostSecrets bool
 	// EventTypesTTL bounds how long the event-type list is cached; 0 means
 	// for the Reconciler's lifetime.
 	EventTypesTTL time.Duration
@@ -74,6 +80,9 @@ type PlanResult struct {
 	// Warnings are non-fatal diagnostics (for example event types checked
 	// against the built-in list because the API's could not be read).
 	Warnings config.Diagnostics
+	// Held is what the secret store held when the plan was made; nil
+	// without a store.
+	Held map[string]secrets.Entry
 }
 
 // Plan lists the account once and computes the policy-filtered plan. It
@@ -100,8 +109,44 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 	}
 	res.Remote, res.Listed = remote, true
 	p := diff.Compute(cfg.Subscriptions, remote, diff.Options{AllEnvironments: r.opts.AllEnvironments})
-	res.Plan = diff.ApplyPolicy(p, cfg.Policy)
+	p = diff.ApplyPolicy(p, cfg.Policy)
+	if store := r.opts.Apply.Secrets; store != nil {
+		held, err := store.Load(ctx)
+		if err != nil {
+			return res, fmt.Errorf("read secret store %s: %w", store, err)
+		}
+		res.Held = held
+		p.Custody = diff.AssessCustody(p.Matched, Custody(held))
+		if lost := diff.Lost(p.Custody); len(lost) > 0 && (r.opts.RotateLostSecrets || cfg.RotateLostSecrets) {
+			names := make([]string, len(lost))
+			for i, c := range lost {
+				names[i] = c.Name
+			}
+			p, _ = diff.Rotate(p, names)
+		}
+	}
+	res.Plan = p
 	return res, nil
+}
+
+// Custody turns what a secret store holds into the plain data that
+// diff.AssessCustody takes.
+func Custody(held map[string]secrets.Entry) map[string]diff.Held {
+	out := make(map[string]diff.Held, len(held))
+	for name, e := range held {
+		h := diff.Held{Verified: e.Verified, Legacy: e.Legacy}
+		if e.Held != nil {
+			h.SubscriptionID = e.Held.SubscriptionID
+		}
+		if e.Pending != nil {
+			h.PendingSince = e.Pending.At
+			if h.PendingSince.IsZero() {
+				h.PendingSince = time.Unix(0, 0)
+			}
+		}
+		out[name] = h
+	}
+	return out
 }
 
 // eventTypes returns the event types to check a config against and where
@@ -157,6 +202,8 @@ func (r Report) Pending() diff.Summary {
 			s.Update++
 		case diff.ActionDelete:
 			s.Delete++
+		case diff.ActionRotate:
+			s.Rotate++
 		}
 	}
 	return s
@@ -188,18 +235,89 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 	if !pr.Plan.HasChanges() {
 		rep.Applied = true
 		rep.Result.Applied = map[diff.Action]int{}
+		if lost := rep.Missing(); len(lost) > 0 {
+			return rep, &LostSecretsError{Lost: lost}
+		}
 		return rep, nil
 	}
-	res, err := apply.Execute(ctx, r.api, pr.Plan, r.opts.Apply)
+	ao := r.opts.Apply
+	ao.Held = pr.Held
+	live := make(map[string]bool, len(pr.Remote))
+	for _, s := range pr.Remote {
+		live[s.ID] = true
+	}
+	ao.Live = func(id string) bool { return live[id] }
+	res, err := apply.Execute(ctx, r.api, pr.Plan, ao)
 	if err != nil {
 		return rep, err
 	}
 	rep.Result, rep.Applied = res, true
 	if !res.OK() {
 		s := pr.Plan.Summary()
-		return rep, fmt.Errorf("%d of %d changes failed: %w", len(res.Failures), s.Create+s.Update+s.Delete, ErrChangesFailed)
+		return rep, fmt.Errorf("%d of %d changes failed: %w", len(res.Failures), s.Create+s.Update+s.Delete+s.Rotate, ErrChangesFailed)
+	}
+	if lost := rep.Missing(); len(lost) > 0 {
+		return rep, &LostSecretsError{Lost: lost}
 	}
 	return rep, nil
+}
+
+// Missing returns the managed subscriptions whose signing secret is lost
+// after this reconcile: those the plan found lost and no rotation
+// replaced, and those whose secret this apply lost. A secret another
+// writer holds (created elsewhere) is not missing.
+func (r Report) Missing() []apply.LostSecret {
+	var out []apply.LostSecret
+	seen := map[string]bool{}
+	rotated := map[string]bool{}
+	if r.Applied {
+		failed := map[string]bool{}
+		for _, f := range r.Result.Failures {
+			failed[f.Change.Name] = true
+		}
+		for _, c := range r.Plan.Changes {
+			if c.Action == diff.ActionRotate && !failed[c.Name] {
+				rotated[c.Name] = true
+			}
+		}
+	}
+	for _, c := range diff.Lost(r.Plan.Custody) {
+		if rotated[c.Name] {
+			continue
+		}
+		seen[c.Name] = true
+		out = append(out, apply.LostSecret{Name: c.Name, ID: c.ID, Reason: apply.LossReason(c.Reason)})
+	}
+	for _, l := range r.Result.LostSecrets {
+		if l.Reason == apply.ReasonCreatedElsewhere || seen[l.Name] {
+			continue
+		}
+		seen[l.Name] = true
+		out = append(out, l)
+	}
+	return out
+}
+
+// LostSecretsError is returned by an apply that left managed
+// subscriptions whose secrets are lost: deliveries to them cannot be
+// verified until they are rotated.
+type LostSecretsError struct{ Lost []apply.LostSecret }
+
+func (e *LostSecretsError) Error() string {
+	if len(e.Lost) == 1 {
+		l := e.Lost[0]
+		return fmt.Sprintf("the signing secret of %q (%s) is lost (%s)", l.Name, l.ID, l.Reason.Message())
+	}
+	return fmt.Sprintf("the signing secrets of %d subscriptions are lost (first: %q)", len(e.Lost), e.Lost[0].Name)
+}
+
+// Hint says how to cure the loss.
+func (e *LostSecretsError) Hint() string {
+	names := make([]string, len(e.Lost))
+	for i, l := range e.Lost {
+		names[i] = l.Name
+	}
+	return "rotate them to get fresh secrets: linq-sync rotate -f FILE " + strings.Join(names, " ") + ", or apply with --rotate-lost-secrets"
 }
 
 // PlanErrors is a plan with entries that cannot be planned; nothing is
