@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -117,6 +118,7 @@ func (w *world) checkUnique(when string) {
 type replica struct {
 	name    string
 	r       *reconcile.Reconciler
+	rotate  *reconcile.Reconciler // the same, rotating lost secrets
 	client  *linq.Client
 	dir     string
 	secrets *secrets.Dir
@@ -140,15 +142,18 @@ func (w *world) replica(name string, extra ...linq.Option) *replica {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	r := reconcile.New(client, reconcile.Options{
+	ro := reconcile.Options{
 		Rails: diff.Rails{MaxDeletes: 1000},
 		Apply: apply.Options{
 			Concurrency:   w.c.concurrency,
 			Secrets:       sd,
 			CreateBackoff: func(int) time.Duration { return time.Millisecond },
 		},
-	})
-	return &replica{name: name, r: r, client: client, dir: dir, secrets: sd}
+	}
+	r := reconcile.New(client, ro)
+	ro.RotateLostSecrets = true
+	rot := reconcile.New(client, ro)
+	return &replica{name: name, r: r, rotate: rot, client: client, dir: dir, secrets: sd}
 }
 
 // round is what one reconcile reported.
@@ -162,15 +167,23 @@ type round struct {
 // settled reports whether the round left nothing pending: the plan was
 // made and every change took effect.
 func (r round) settled() bool {
-	if r.err != nil {
+	if !r.ok() {
 		return false
 	}
 	p := r.rep.Pending()
-	return p.Create+p.Update+p.Delete == 0
+	return p.Create+p.Update+p.Delete+p.Rotate == 0
+}
+
+// ok reports whether the round ended without error, or only with secrets
+// reported lost: the account is as declared, and a loss stays reported
+// until someone rotates it, which these worlds do not.
+func (r round) ok() bool {
+	var lost *reconcile.LostSecretsError
+	return r.err == nil || errors.As(r.err, &lost)
 }
 
 // quiet reports whether the round found the account already as desired.
-func (r round) quiet() bool { return r.err == nil && !r.rep.Plan.HasChanges() }
+func (r round) quiet() bool { return r.ok() && !r.rep.Plan.HasChanges() }
 
 func (r round) String() string {
 	s := r.rep.Plan.Summary()
@@ -489,4 +502,42 @@ func (w *world) finish(rounds []round) {
 // (NAME.json) that the store keeps beside a secret.
 func isRecord(name string) bool {
 	return strings.HasSuffix(name, ".json") && !strings.HasPrefix(name, ".")
+}
+
+// checkLostAreReported fails for a secret the plan finds lost that no
+// round reported losing (nor could have: an unknown outcome names no id).
+func (w *world) checkLostAreReported(rep reconcile.Report, rounds []round) {
+	w.t.Helper()
+	reported := map[string]bool{}
+	for _, rd := range rounds {
+		for _, l := range rd.rep.Result.LostSecrets {
+			reported[l.Name] = true
+		}
+	}
+	for _, c := range diff.Lost(rep.Plan.Custody) {
+		if !reported[c.Name] {
+			w.t.Errorf("plan finds the secret of %q (%s) lost (%s), but no apply reported losing it", c.Name, c.ID, c.Detail)
+		}
+	}
+}
+
+// checkAllHeld fails unless every managed subscription created here has
+// its secret stored, equal to what the fake handed out.
+func (w *world) checkAllHeld(rp *replica) {
+	w.t.Helper()
+	nameOf := map[string]string{}
+	for _, e := range w.cfg.Subscriptions {
+		nameOf[e.TargetURL] = e.Name
+	}
+	for _, s := range w.fake.Snapshot() {
+		name, managed := nameOf[s.TargetURL]
+		if _, old := w.initial[s.ID]; old || !managed {
+			continue
+		}
+		want, ok := w.fake.Secret(s.ID)
+		got, err := rp.secrets.Secret(context.Background(), name)
+		if !ok || err != nil || got != want {
+			w.t.Errorf("after rotation, %q (%s): stored secret matches the fake's: %t (%v)", name, s.ID, err == nil && got == want, err)
+		}
+	}
 }

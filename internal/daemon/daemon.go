@@ -84,9 +84,14 @@ type Outcome struct {
 	Applied, Failed map[diff.Action]int
 	// Managed is the number of remote subscriptions the file manages.
 	Managed int
-	// SecretsLost counts, by reason, the subscriptions created without
-	// their signing secret stored here.
-	SecretsLost map[apply.LossReason]int
+	// Losses are the subscriptions whose signing secret this reconcile
+	// lost or found lost (by the journal or a record that does not match).
+	// The daemon counts each subscription once, however many rounds
+	// report it.
+	Losses []apply.LostSecret
+	// SecretsMissing is the number of managed subscriptions whose secret
+	// is lost after the reconcile.
+	SecretsMissing int
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
@@ -234,6 +239,7 @@ type daemon struct {
 	failures  int            // consecutive failed reconciles
 	notified  bool           // READY=1 sent once
 	baseLevel slog.Level     // LevelVar's level at start, used when the file sets none
+	losses    lossCounter    // lost secrets already counted
 
 	ready atomic.Bool
 }
@@ -576,12 +582,15 @@ func (d *daemon) finish(r result) {
 	if r.out.Planned {
 		m.SetDrift(r.out.Pending)
 		m.SetManaged(r.out.Managed)
+		m.SetSecretsMissing(r.out.SecretsMissing)
 	}
 	for _, a := range []diff.Action{diff.ActionCreate, diff.ActionUpdate, diff.ActionDelete} {
 		m.AddChanges(a, r.out.Applied[a], r.out.Failed[a])
 	}
-	for reason, n := range r.out.SecretsLost {
-		m.AddSecretsLost(reason, n)
+	for _, l := range r.out.Losses {
+		if d.losses.first(l) {
+			m.AddSecretsLost(l.Reason, 1)
+		}
 	}
 	if r.err != nil {
 		d.failures++

@@ -41,11 +41,40 @@ func outcomeOf(rep reconcile.Report) Outcome {
 	if rep.Applied {
 		out.Managed += rep.Result.Applied[diff.ActionCreate]
 	}
-	for _, l := range rep.Result.LostSecrets {
-		if out.SecretsLost == nil {
-			out.SecretsLost = map[apply.LossReason]int{}
-		}
-		out.SecretsLost[l.Reason]++
+	out.Losses = append(out.Losses, rep.Result.LostSecrets...)
+	for _, c := range diff.Lost(rep.Plan.Custody) {
+		out.Losses = append(out.Losses, apply.LostSecret{Name: c.Name, ID: c.ID, Reason: apply.LossReason(c.Reason)})
 	}
+	out.SecretsMissing = len(rep.Missing())
 	return out
+}
+
+// lossCounter remembers which lost secrets were counted, so that each
+// subscription is counted once: by the apply that lost its secret, not
+// again by every later plan that finds it lost, nor once per replica.
+type lossCounter struct{ ids, names map[string]bool }
+
+// first reports whether l is a loss not counted before. A loss reported
+// without an id (the outcome of a create was unknown) is keyed by name,
+// and the same name found later with its id is the same loss.
+func (c *lossCounter) first(l apply.LostSecret) bool {
+	if c.ids == nil {
+		c.ids, c.names = map[string]bool{}, map[string]bool{}
+	}
+	if l.ID == "" {
+		if c.names[l.Name] {
+			return false
+		}
+		c.names[l.Name] = true
+		return true
+	}
+	if c.ids[l.ID] {
+		return false
+	}
+	c.ids[l.ID] = true
+	if c.names[l.Name] {
+		delete(c.names, l.Name)
+		return false
+	}
+	return true
 }

@@ -64,6 +64,7 @@ type Metrics struct {
 	lastReloadOKTime    prometheus.Gauge
 	managed             prometheus.Gauge
 	secretsLost         *prometheus.CounterVec
+	secretsMissing      prometheus.Gauge
 	buildInfo           *prometheus.GaugeVec
 }
 
@@ -153,10 +154,15 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name:      "managed_subscriptions",
 			Help:      "Remote subscriptions the file manages, as of the last reconcile that listed the account.",
 		}),
+		secretsMissing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "secrets_missing",
+			Help:      "Managed subscriptions whose signing secret is lost (created here, and not held by the secret store), as of the last reconcile that listed the account. Cure: linq-sync rotate, or --rotate-lost-secrets.",
+		}),
 		secretsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "secrets_lost_total",
-			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first; outcome_unknown: a create may have committed and could not be confirmed; no_secret: the create answer carried no secret; not_stored: the secret arrived but could not be written).",
+			Help:      "Subscriptions that exist without their signing secret stored here, by reason (response_lost: our create committed but its answer never arrived; created_elsewhere: another writer created it first; outcome_unknown: a create may have committed and could not be confirmed; no_secret: the create answer carried no secret; not_stored: the secret arrived but could not be written; interrupted: a plan found a journalled create whose secret was never stored; mismatch: a plan found a stored secret that belongs to another subscription). Each subscription is counted once.",
 		}, []string{"reason"}),
 		buildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace,
@@ -169,7 +175,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.drift, m.reconciles, m.reconcileDuration, m.lastReconcileOK, m.lastReconcile,
 		m.consecutiveFailures, m.changesApplied, m.changeFailures, m.apiRequests,
 		m.apiDuration, m.apiRetries, m.reloads, m.lastReloadOK, m.lastReloadOKTime,
-		m.managed, m.secretsLost, m.buildInfo,
+		m.managed, m.secretsLost, m.secretsMissing, m.buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -318,6 +324,15 @@ func statusCode(code string) string {
 // unixSeconds is t as fractional Unix seconds.
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
+}
+
+// SetSecretsMissing records how many managed subscriptions' secrets are
+// lost.
+func (m *Metrics) SetSecretsMissing(n int) {
+	if m == nil {
+		return
+	}
+	m.secretsMissing.Set(float64(n))
 }
 
 // AddSecretsLost counts subscriptions created without their secret stored
