@@ -1,13 +1,14 @@
-// Package bench builds the synthetic accounts and subscriptions files that
-// the benchmarks measure: an account of n subscriptions (Remote) and a file
-// of n entries that matches it except for about 10 % drift (ConfigYAML).
+// Package synth builds synthetic accounts and subscriptions files, for the
+// benchmarks and for the shipped mock API: an account of n subscriptions
+// (Remote) and a file of n entries that matches it except for about 10 %
+// drift (ConfigYAML).
 // `linq-sync mock-api --seed-count N` seeds the fake API with Remote(N), so a
 // file written by ConfigYAML(N, ...) plans against it with a known result.
 //
 // It is deterministic (the same n always gives the same bytes) and does no
 // I/O. It is not a load generator and holds no timing code; bench/run.sh and
 // the programs under bench/ do the measuring.
-package bench
+package synth
 
 import (
 	"fmt"
