@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 5 in one go and prints one Markdown table
+# Runs every benchmark of the project in one go and prints one Markdown table
 # (also written to bench/results.md): plan cost at 100, 1,000 and 10,000
 # subscriptions (diff alone and the whole process), calls per apply against
 # the minimum, apply speed-up with --concurrency, rename-to-write latency of
