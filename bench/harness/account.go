@@ -22,7 +22,6 @@ import (
 	"time"
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
@@ -75,7 +74,7 @@ type account struct {
 
 // newAccount starts the fake API seeded with remote, in a fresh temporary
 // directory for files and secrets.
-func newAccount(remote []linq.Subscription, latency time.Duration) (*account, error) {
+func newAccount(remote []fakeapi.Subscription, latency time.Duration) (*account, error) {
 	dir, err := os.MkdirTemp("", "linq-sync-bench-")
 	if err != nil {
 		return nil, err

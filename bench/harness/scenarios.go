@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
@@ -43,14 +43,14 @@ func runCalls(ctx context.Context, args []string, _ io.Reader, stdout io.Writer)
 	d1k := synth.ExpectedDrift(1000)
 	scenarios := []struct {
 		name    string
-		remote  []linq.Subscription
+		remote  []fakeapi.Subscription
 		file    []byte
 		changes int
 		extra   []string
 	}{
-		{"1,000 in sync", synth.Remote(1000), synth.ConfigYAML(1000, false), 0, nil},
-		{"1,000, 10 % drift (upsert-only)", synth.Remote(1000), synth.ConfigYAML(1000, true), d1k.Changes(), nil},
-		{"1,000, 10 % drift (sync: + deletes)", synth.Remote(1000),
+		{"1,000 in sync", synth.Account(1000), synth.ConfigYAML(1000, false), 0, nil},
+		{"1,000, 10 % drift (upsert-only)", synth.Account(1000), synth.ConfigYAML(1000, true), d1k.Changes(), nil},
+		{"1,000, 10 % drift (sync: + deletes)", synth.Account(1000),
 			bytes.Replace(synth.ConfigYAML(1000, true), []byte("policy: upsert-only"), []byte("policy: sync"), 1),
 			d1k.Changes() + d1k.Unmanaged, []string{"--allow-mass-delete"}},
 		{"1,000 creates", nil, synth.CreatesYAML(1000), 1000, nil},
@@ -171,7 +171,7 @@ func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer
 		return err
 	}
 	const subs = 10
-	a, err := newAccount(synth.Remote(subs), 0)
+	a, err := newAccount(synth.Account(subs), 0)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func runIdle(ctx context.Context, args []string, _ io.Reader, stdout io.Writer) 
 		return err
 	}
 	const subs = 10
-	a, err := newAccount(synth.Remote(subs), 0)
+	a, err := newAccount(synth.Account(subs), 0)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ func runMockAPI(ctx context.Context, env Env, args []string) int {
 	}
 	fake := fakeapi.New(fakeapi.Options{Token: *token, Latency: *latency, DuplicateURLStatus: *dupStatus})
 	if *seedCount > 0 {
-		fake.Seed(synth.Remote(*seedCount)...)
+		fake.Seed(synth.Account(*seedCount)...)
 	}
 	fmt.Fprintf(env.Stderr, "mock-api listening on http://%s\n", ln.Addr())
 	if err := serve(ctx, ln, fake); err != nil {

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
@@ -71,6 +72,22 @@ func Remote(n int) []linq.Subscription {
 			SubscribedEvents: events(i),
 			PhoneNumbers:     phones(i),
 			IsActive:         true,
+		}
+	}
+	return out
+}
+
+// Account returns Remote(n) as the fake API stores it, for seeding it.
+func Account(n int) []fakeapi.Subscription {
+	remote := Remote(n)
+	out := make([]fakeapi.Subscription, len(remote))
+	for i, r := range remote {
+		out[i] = fakeapi.Subscription{
+			ID:               r.ID,
+			TargetURL:        r.TargetURL,
+			SubscribedEvents: r.SubscribedEvents,
+			PhoneNumbers:     r.PhoneNumbers,
+			IsActive:         r.IsActive,
 		}
 	}
 	return out

@@ -199,7 +199,7 @@ func TestMockAPIRefusesNegativeSeedCount(t *testing.T) {
 
 // account starts the fake API over loopback HTTP with remote seeded, and
 // returns it with the environment a command needs to reach it.
-func account(t testing.TB, remote []linq.Subscription) (*fakeapi.Server, map[string]string) {
+func account(t testing.TB, remote []fakeapi.Subscription) (*fakeapi.Server, map[string]string) {
 	t.Helper()
 	fake := fakeapi.New(fakeapi.Options{Seed: 1})
 	fake.Seed(remote...)
@@ -214,12 +214,12 @@ func account(t testing.TB, remote []linq.Subscription) (*fakeapi.Server, map[str
 func TestApplyMakesTheMinimumNumberOfCalls(t *testing.T) {
 	tests := []struct {
 		name   string
-		remote []linq.Subscription
+		remote []fakeapi.Subscription
 		file   []byte
 		writes int
 	}{
-		{"in sync", synth.Remote(100), synth.ConfigYAML(100, false), 0},
-		{"10 % drift of 1000", synth.Remote(1000), synth.ConfigYAML(1000, true), synth.ExpectedDrift(1000).Changes()},
+		{"in sync", synth.Account(100), synth.ConfigYAML(100, false), 0},
+		{"10 % drift of 1000", synth.Account(1000), synth.ConfigYAML(1000, true), synth.ExpectedDrift(1000).Changes()},
 		{"200 creates", nil, synth.CreatesYAML(200), 200},
 	}
 	for _, tt := range tests {
@@ -300,7 +300,7 @@ func BenchmarkYAMLDecode(b *testing.B) {
 func BenchmarkList(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			_, vars := account(b, synth.Remote(n))
+			_, vars := account(b, synth.Account(n))
 			c, err := linq.NewClient(vars["LINQ_API_V3_BASE_URL"], fakeapi.DefaultToken)
 			if err != nil {
 				b.Fatal(err)
@@ -321,7 +321,7 @@ func BenchmarkList(b *testing.B) {
 func BenchmarkPlan(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			_, vars := account(b, synth.Remote(n))
+			_, vars := account(b, synth.Account(n))
 			file := filepath.Join(b.TempDir(), "subs.yaml")
 			if err := os.WriteFile(file, synth.ConfigYAML(n, true), 0o600); err != nil {
 				b.Fatal(err)
