@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 5 in one go and prints one Markdown table
+# Runs every benchmark of the project in one go and prints one Markdown table
 # (also written to bench/results.md): plan cost at 100, 1,000 and 10,000
 # subscriptions (diff alone and the whole process), calls per apply against
 # the minimum, apply speed-up with --concurrency, rename-to-write latency of
@@ -59,8 +59,8 @@ log "diff alone: go test -bench BenchmarkCompute (internal/diff)"
 go test -run '^$' -bench '^BenchmarkCompute$' -benchmem -benchtime 0.5s -count 3 ./internal/diff | tee "$work/gobench-diff.txt" >&2
 "$h" gobench <"$work/gobench-diff.txt" >>"$records"
 
-log "parts of a 10,000 plan: go test -bench BenchmarkYAMLDecode, BenchmarkParseConfig, BenchmarkList (internal/bench)"
-go test -run '^$' -bench '^Benchmark(YAMLDecode|ParseConfig|List)$/^10000$' -benchmem -benchtime 10x -count 1 ./internal/bench | tee "$work/gobench-parts.txt" >&2
+log "parts of a 10,000 plan: go test -bench BenchmarkYAMLDecode, BenchmarkParseConfig, BenchmarkList (internal/synth)"
+go test -run '^$' -bench '^Benchmark(YAMLDecode|ParseConfig|List)$/^10000$' -benchmem -benchtime 10x -count 1 ./internal/synth | tee "$work/gobench-parts.txt" >&2
 "$h" gobench <"$work/gobench-parts.txt" >>"$records"
 
 export LINQ_API_V3_API_KEY=test-token

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# check-deploy.sh: run every deployment check (issue 4) and say which failed.
+# check-deploy.sh: run every deployment check (the systemd unit, the static binary
+# and Dockerfile, the Kubernetes manifests, the GitHub workflow, the Prometheus
+# rules) and say which failed.
 # Each check also runs on its own: scripts/check-<name>.sh.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1

@@ -27,7 +27,9 @@ command -v go >/dev/null 2>&1 || die "go is not on PATH"
 need_cmd readelf binutils
 need_cmd setpriv util-linux
 [ -f "$EXAMPLE" ] || die "$EXAMPLE not found"
-# The Dockerfile keeps the shape issue 4 asks for (no engine runs here to build it).
+# The Dockerfile keeps its shape: a cross-compiling build stage that runs
+# scripts/build-static.sh, and a minimal non-root final stage (no engine runs
+# here to build it, so its lines are checked).
 # shellcheck disable=SC2016 # the patterns match a literal $ in the Dockerfile
 for want in \
 	'^FROM --platform=\$BUILDPLATFORM golang:1\.26 AS build$' \

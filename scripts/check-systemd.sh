@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # check-systemd.sh: the systemd unit in systemd/ is valid and tightly sandboxed.
 #
-#   1. the settings issue 4 asks for are present (Type=notify, not notify-reload, ...);
+#   1. the settings the deployment relies on are present (Type=notify, not notify-reload, ...);
 #   2. `systemd-analyze verify` reports nothing (it exits 0 even on unknown keys, so any
 #      output at all is a failure);
 #   3. `systemd-analyze security --offline=true` scores the unit MAX_EXPOSURE (2.0) or lower.

@@ -21,9 +21,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/linq-sync/linq-sync/internal/bench"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
 // runGen writes one of the benchmark files.
@@ -47,13 +46,13 @@ func runGen(_ context.Context, args []string, _ io.Reader, _ io.Writer) error {
 	var data []byte
 	switch kind {
 	case "drift":
-		data = bench.ConfigYAML(n, true)
+		data = synth.ConfigYAML(n, true)
 	case "sync":
-		data = bench.ConfigYAML(n, false)
+		data = synth.ConfigYAML(n, false)
 	case "creates":
-		data = bench.CreatesYAML(n)
+		data = synth.CreatesYAML(n)
 	case "small":
-		data = bench.SmallYAML(n, variant)
+		data = synth.SmallYAML(n, variant)
 	default:
 		return fmt.Errorf("-kind %q is not one of drift, sync, creates, small", kind)
 	}
@@ -75,7 +74,7 @@ type account struct {
 
 // newAccount starts the fake API seeded with remote, in a fresh temporary
 // directory for files and secrets.
-func newAccount(remote []linq.Subscription, latency time.Duration) (*account, error) {
+func newAccount(remote []fakeapi.Subscription, latency time.Duration) (*account, error) {
 	dir, err := os.MkdirTemp("", "linq-sync-bench-")
 	if err != nil {
 		return nil, err

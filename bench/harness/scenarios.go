@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/linq-sync/linq-sync/internal/bench"
-	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
 func needBin(bin string) error {
@@ -40,20 +40,20 @@ func runCalls(ctx context.Context, args []string, _ io.Reader, stdout io.Writer)
 	if err := needBin(bin); err != nil {
 		return err
 	}
-	d1k := bench.ExpectedDrift(1000)
+	d1k := synth.ExpectedDrift(1000)
 	scenarios := []struct {
 		name    string
-		remote  []linq.Subscription
+		remote  []fakeapi.Subscription
 		file    []byte
 		changes int
 		extra   []string
 	}{
-		{"1,000 in sync", bench.Remote(1000), bench.ConfigYAML(1000, false), 0, nil},
-		{"1,000, 10 % drift (upsert-only)", bench.Remote(1000), bench.ConfigYAML(1000, true), d1k.Changes(), nil},
-		{"1,000, 10 % drift (sync: + deletes)", bench.Remote(1000),
-			bytes.Replace(bench.ConfigYAML(1000, true), []byte("policy: upsert-only"), []byte("policy: sync"), 1),
+		{"1,000 in sync", synth.Account(1000), synth.ConfigYAML(1000, false), 0, nil},
+		{"1,000, 10 % drift (upsert-only)", synth.Account(1000), synth.ConfigYAML(1000, true), d1k.Changes(), nil},
+		{"1,000, 10 % drift (sync: + deletes)", synth.Account(1000),
+			bytes.Replace(synth.ConfigYAML(1000, true), []byte("policy: upsert-only"), []byte("policy: sync"), 1),
 			d1k.Changes() + d1k.Unmanaged, []string{"--allow-mass-delete"}},
-		{"1,000 creates", nil, bench.CreatesYAML(1000), 1000, nil},
+		{"1,000 creates", nil, synth.CreatesYAML(1000), 1000, nil},
 	}
 	for _, sc := range scenarios {
 		a, err := newAccount(sc.remote, 0)
@@ -122,7 +122,7 @@ func runConcurrency(ctx context.Context, args []string, _ io.Reader, stdout io.W
 		}
 		err = func() error {
 			defer a.close()
-			file, err := a.file("creates.yaml", bench.CreatesYAML(n))
+			file, err := a.file("creates.yaml", synth.CreatesYAML(n))
 			if err != nil {
 				return err
 			}
@@ -171,7 +171,7 @@ func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer
 		return err
 	}
 	const subs = 10
-	a, err := newAccount(bench.Remote(subs), 0)
+	a, err := newAccount(synth.Account(subs), 0)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer
 		return err
 	}
 	file := filepath.Join(confDir, "subscriptions.yaml")
-	if err := os.WriteFile(file, bench.SmallYAML(subs, 0), 0o644); err != nil {
+	if err := os.WriteFile(file, synth.SmallYAML(subs, 0), 0o644); err != nil {
 		return err
 	}
 	d, err := a.startDaemon(ctx, bin, file, "--interval", "1h")
@@ -197,7 +197,7 @@ func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer
 	var lat []float64
 	for i := 1; i <= count; i++ {
 		tmp := filepath.Join(confDir, fmt.Sprintf(".subscriptions.yaml.%d.tmp", i))
-		if err := os.WriteFile(tmp, bench.SmallYAML(subs, i), 0o644); err != nil {
+		if err := os.WriteFile(tmp, synth.SmallYAML(subs, i), 0o644); err != nil {
 			return err
 		}
 		if err := os.Rename(tmp, file); err != nil {
@@ -260,12 +260,12 @@ func runIdle(ctx context.Context, args []string, _ io.Reader, stdout io.Writer) 
 		return err
 	}
 	const subs = 10
-	a, err := newAccount(bench.Remote(subs), 0)
+	a, err := newAccount(synth.Account(subs), 0)
 	if err != nil {
 		return err
 	}
 	defer a.close()
-	file, err := a.file("subscriptions.yaml", bench.SmallYAML(subs, 0))
+	file, err := a.file("subscriptions.yaml", synth.SmallYAML(subs, 0))
 	if err != nil {
 		return err
 	}

@@ -64,8 +64,8 @@ func parse(t *testing.T, doc string) *config.Config {
 	return cfg
 }
 
-func remote(url string, events ...string) linq.Subscription {
-	return linq.Subscription{TargetURL: url, SubscribedEvents: events, IsActive: true}
+func remote(url string, events ...string) fakeapi.Subscription {
+	return fakeapi.Subscription{TargetURL: url, SubscribedEvents: events, IsActive: true}
 }
 
 const driftDoc = `version: 1
@@ -166,7 +166,7 @@ func TestApplyConvergesWithOneListAndOneWritePerChange(t *testing.T) {
 
 func TestApplyUpdateSendsOnlyChangedFields(t *testing.T) {
 	h := newHarness(t, fakeapi.Options{})
-	h.fake.Seed(linq.Subscription{
+	h.fake.Seed(fakeapi.Subscription{
 		TargetURL: "https://hooks.example.com/crm", SubscribedEvents: []string{"message.received"},
 		PhoneNumbers: []string{"+15551234567"}, IsActive: true,
 	})
@@ -204,7 +204,7 @@ subscriptions:
     subscribed_events: [message.received]
 `
 
-func countURL(subs []linq.Subscription, url string) int {
+func countURL(subs []fakeapi.Subscription, url string) int {
 	n := 0
 	for _, s := range subs {
 		if s.TargetURL == url {

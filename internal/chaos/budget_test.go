@@ -175,7 +175,7 @@ var ops = []op{
 }
 
 func seedExisting(f *fakeapi.Server) {
-	f.Seed(linq.Subscription{ID: existingID, TargetURL: "https://hooks.example.com/existing", SubscribedEvents: []string{"message.sent"}, IsActive: true})
+	f.Seed(fakeapi.Subscription{ID: existingID, TargetURL: "https://hooks.example.com/existing", SubscribedEvents: []string{"message.sent"}, IsActive: true})
 }
 
 // TestRetryBudget shows that retries are bounded and polite: a 429 is
@@ -355,7 +355,7 @@ func TestRetryBudget(t *testing.T) {
 			t.Run(tc.name, func(t *testing.T) {
 				rig := newBudgetRig(t, fakeapi.Options{ReadOnlyToken: "read-only"}, tc.token)
 				seedExisting(rig.fake)
-				rig.fake.Seed(linq.Subscription{TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
+				rig.fake.Seed(fakeapi.Subscription{TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
 				sd, err := secrets.OpenDir(t.TempDir(), secrets.OpenOptions{})
 				if err != nil {
 					t.Fatal(err)

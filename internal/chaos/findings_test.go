@@ -11,7 +11,6 @@ import (
 
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 )
 
@@ -19,12 +18,12 @@ import (
 // randomized suites found. Each states the behaviour it expects.
 
 // fixedCase builds a case from a file and a remote state, without faults.
-func fixedCase(doc string, remote ...linq.Subscription) caseSpec {
+func fixedCase(doc string, remote ...fakeapi.Subscription) caseSpec {
 	return caseSpec{seed: 1, concurrency: 1, remote: remote, policy: config.PolicyUpsertOnly, fixedYAML: doc}
 }
 
-func sub(id, url string, events ...string) linq.Subscription {
-	return linq.Subscription{ID: id, TargetURL: url, SubscribedEvents: events, IsActive: true, CreatedAt: baseTime}
+func sub(id, url string, events ...string) fakeapi.Subscription {
+	return fakeapi.Subscription{ID: id, TargetURL: url, SubscribedEvents: events, IsActive: true, CreatedAt: baseTime}
 }
 
 const (

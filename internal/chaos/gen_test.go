@@ -112,7 +112,7 @@ type caseSpec struct {
 	index       int
 	seed        uint64
 	policy      config.Policy
-	remote      []linq.Subscription
+	remote      []fakeapi.Subscription
 	entries     []entrySpec
 	faults      []fakeapi.Fault
 	opts        fakeapi.Options
@@ -239,7 +239,7 @@ func tryCase(rng *rand.Rand) (caseSpec, bool) {
 	rng.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
 	nRemote := rng.IntN(9)
 	for i := range nRemote {
-		r := linq.Subscription{
+		r := fakeapi.Subscription{
 			ID:               uuid(rng),
 			TargetURL:        urls[i],
 			SubscribedEvents: subset(rng, eventPool, 1),
@@ -423,10 +423,29 @@ func genFaults(rng *rand.Rand) []fakeapi.Fault {
 }
 
 // inScope reports whether no plan may touch r without --all-environments.
-func inScope(r linq.Subscription) bool { return r.EnvironmentID == nil }
+func inScope(r fakeapi.Subscription) bool { return r.EnvironmentID == nil }
 
 // offlinePlan computes the case's initial plan without the API, as the
 // reconciler would from the seeded state.
 func offlinePlan(c caseSpec, cfg *config.Config) diff.Plan {
-	return diff.ApplyPolicy(diff.Compute(cfg.Subscriptions, c.remote, diff.Options{}), cfg.Policy)
+	return diff.ApplyPolicy(diff.Compute(cfg.Subscriptions, asListed(c.remote), diff.Options{}), cfg.Policy)
+}
+
+// asListed converts the fake's records to what the client lists, without
+// going through the wire.
+func asListed(subs []fakeapi.Subscription) []linq.Subscription {
+	out := make([]linq.Subscription, len(subs))
+	for i, s := range subs {
+		out[i] = linq.Subscription{
+			ID:               s.ID,
+			TargetURL:        s.TargetURL,
+			SubscribedEvents: s.SubscribedEvents,
+			IsActive:         s.IsActive,
+			PhoneNumbers:     s.PhoneNumbers,
+			EnvironmentID:    s.EnvironmentID,
+			CreatedAt:        s.CreatedAt,
+			UpdatedAt:        s.UpdatedAt,
+		}
+	}
+	return out
 }

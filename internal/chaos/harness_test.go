@@ -53,7 +53,7 @@ type world struct {
 	fake *fakeapi.Server
 	srv  *httptest.Server
 	// initial is the account before any reconcile, by id.
-	initial map[string]linq.Subscription
+	initial map[string]fakeapi.Subscription
 
 	mu         sync.Mutex
 	violations []string
@@ -66,7 +66,7 @@ type world struct {
 // Each wrap, if any, wraps the served handler, outermost last.
 func newWorld(t *testing.T, c caseSpec, wraps ...func(http.Handler) http.Handler) *world {
 	t.Helper()
-	w := &world{t: t, c: c, cfg: c.config(t), initial: map[string]linq.Subscription{}}
+	w := &world{t: t, c: c, cfg: c.config(t), initial: map[string]fakeapi.Subscription{}}
 	opts := c.opts
 	opts.Token = token
 	w.fake = fakeapi.New(opts)
@@ -275,13 +275,13 @@ func (w *world) checkAccount() {
 	t := w.t
 	t.Helper()
 	final := w.fake.Snapshot()
-	byURL := map[string][]linq.Subscription{}
-	byID := map[string]linq.Subscription{}
+	byURL := map[string][]fakeapi.Subscription{}
+	byID := map[string]fakeapi.Subscription{}
 	for _, s := range final {
 		byURL[s.TargetURL] = append(byURL[s.TargetURL], s)
 		byID[s.ID] = s
 	}
-	initialByURL := map[string]linq.Subscription{}
+	initialByURL := map[string]fakeapi.Subscription{}
 	for _, s := range w.initial {
 		initialByURL[s.TargetURL] = s
 	}

@@ -34,7 +34,7 @@ const nginx502 = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body
 
 func malformedRemote(f *fakeapi.Server) {
 	seedExisting(f)
-	f.Seed(linq.Subscription{ID: idC, TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
+	f.Seed(fakeapi.Subscription{ID: idC, TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
 }
 
 // TestMalformedAnswersCauseNoWrites serves damaged answers to the list

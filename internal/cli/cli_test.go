@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 type result struct {
@@ -30,7 +29,7 @@ func run(t *testing.T, vars map[string]string, args ...string) result {
 }
 
 // account is a fake API over HTTP and the variables that point at it.
-func account(t *testing.T, opts fakeapi.Options, subs ...linq.Subscription) (*fakeapi.Server, map[string]string) {
+func account(t *testing.T, opts fakeapi.Options, subs ...fakeapi.Subscription) (*fakeapi.Server, map[string]string) {
 	t.Helper()
 	opts.Token = "s3cret-token"
 	fake := fakeapi.New(opts)
@@ -210,8 +209,8 @@ func TestApplyOutputNeverShowsSecretsOrToken(t *testing.T) {
 
 func TestExportOutputIsAcceptedUnchangedAndInSync(t *testing.T) {
 	_, vars := account(t, fakeapi.Options{},
-		linq.Subscription{TargetURL: "https://hooks.example.com/crm?version=2026-02-03", SubscribedEvents: []string{"message.received", "message.sent"}, IsActive: true, PhoneNumbers: []string{"+15551234567"}},
-		linq.Subscription{TargetURL: "https://hooks.example.com/crm?version=2026-05-01", SubscribedEvents: []string{"call.ended"}, IsActive: false},
+		fakeapi.Subscription{TargetURL: "https://hooks.example.com/crm?version=2026-02-03", SubscribedEvents: []string{"message.received", "message.sent"}, IsActive: true, PhoneNumbers: []string{"+15551234567"}},
+		fakeapi.Subscription{TargetURL: "https://hooks.example.com/crm?version=2026-05-01", SubscribedEvents: []string{"call.ended"}, IsActive: false},
 	)
 	r := run(t, vars, "export")
 	if r.code != ExitOK {

@@ -156,7 +156,7 @@ type applyFlags struct {
 func (f *applyFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.secretsDir, "secrets-dir", "", "`directory` for the signing secrets of new subscriptions (required when creating)")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "writes in flight at once")
-	fs.IntVar(&f.maxDeletes, "max-deletes", 5, "refuse to delete more than `n` subscriptions in one apply")
+	fs.IntVar(&f.maxDeletes, "max-deletes", diff.DefaultMaxDeletes, "refuse to delete more than `n` subscriptions in one apply")
 	fs.BoolVar(&f.allowMassDelete, "allow-mass-delete", false, "lift --max-deletes and the refusal to act on a config with no subscriptions")
 }
 

@@ -13,7 +13,6 @@ import (
 	"github.com/linq-sync/linq-sync/examples"
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 const demoToken = "demo-token"
@@ -99,14 +98,14 @@ func runDemo(ctx context.Context, env Env, args []string) int {
 // plan can show: the first entry's events and phone filter drifted, the
 // second is missing, an inactive entry is active, and one subscription is
 // not in the file.
-func demoDrift(cfg *config.Config) []linq.Subscription {
+func demoDrift(cfg *config.Config) []fakeapi.Subscription {
 	at := time.Date(2026, 1, 15, 10, 30, 0, 0, time.UTC)
-	var subs []linq.Subscription
+	var subs []fakeapi.Subscription
 	for i, e := range cfg.Subscriptions {
 		if i == 1 {
 			continue // will be created
 		}
-		s := linq.Subscription{
+		s := fakeapi.Subscription{
 			TargetURL:        e.TargetURL,
 			SubscribedEvents: slices.Clone(e.SubscribedEvents),
 			PhoneNumbers:     slices.Clone(e.PhoneNumbers),
@@ -121,7 +120,7 @@ func demoDrift(cfg *config.Config) []linq.Subscription {
 		}
 		subs = append(subs, s)
 	}
-	subs = append(subs, linq.Subscription{
+	subs = append(subs, fakeapi.Subscription{
 		TargetURL:        "https://legacy.example.com/linq-hook",
 		SubscribedEvents: []string{"message.received"},
 		IsActive:         true,

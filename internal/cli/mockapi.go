@@ -9,8 +9,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/linq-sync/linq-sync/internal/bench"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
 // runMockAPI serves the in-memory fake API until interrupted.
@@ -20,7 +20,7 @@ func runMockAPI(ctx context.Context, env Env, args []string) int {
 	token := fs.String("token", "test-token", "bearer `token` the fake accepts")
 	latency := fs.Duration("latency", 0, "added to every call")
 	dupStatus := fs.Int("duplicate-status", 409, "HTTP `status` of the duplicate target_url refusal (unpublished: 409, 400 or 422)")
-	seedCount := fs.Int("seed-count", 0, "start with `n` synthetic subscriptions (the benchmark account: see internal/bench)")
+	seedCount := fs.Int("seed-count", 0, "start with `n` synthetic subscriptions (the benchmark account: see internal/synth)")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -33,7 +33,7 @@ func runMockAPI(ctx context.Context, env Env, args []string) int {
 	}
 	fake := fakeapi.New(fakeapi.Options{Token: *token, Latency: *latency, DuplicateURLStatus: *dupStatus})
 	if *seedCount > 0 {
-		fake.Seed(bench.Remote(*seedCount)...)
+		fake.Seed(synth.Account(*seedCount)...)
 	}
 	fmt.Fprintf(env.Stderr, "mock-api listening on http://%s\n", ln.Addr())
 	if err := serve(ctx, ln, fake); err != nil {

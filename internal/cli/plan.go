@@ -30,7 +30,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	output := fs.String("o", "text", "output `format`: text, json, markdown or github")
 	offline := fs.Bool("offline", false, "no API: diff the file against --against (needs no token)")
 	against := fs.String("against", "", "with --offline, the previous version of the `file` to diff against")
-	maxDeletes := fs.Int("max-deletes", 5, "warn when the plan deletes more than `n` (apply would refuse)")
+	maxDeletes := fs.Int("max-deletes", diff.DefaultMaxDeletes, "warn when the plan deletes more than `n` (apply would refuse)")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}

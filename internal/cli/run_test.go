@@ -146,8 +146,8 @@ func replaceFile(t *testing.T, path, content string) {
 	}
 }
 
-func subsWithURL(fake *fakeapi.Server, url string) []linq.Subscription {
-	var out []linq.Subscription
+func subsWithURL(fake *fakeapi.Server, url string) []fakeapi.Subscription {
+	var out []fakeapi.Subscription
 	for _, s := range fake.Snapshot() {
 		if s.TargetURL == url {
 			out = append(out, s)
@@ -273,8 +273,8 @@ func TestRunKeepsTheLastGoodConfigWhenTheFileBreaks(t *testing.T) {
 
 func TestRunDryRunWritesNothingButReportsDrift(t *testing.T) {
 	fake, vars := account(t, fakeapi.Options{},
-		linq.Subscription{TargetURL: "https://hooks.example.com/crm", SubscribedEvents: []string{"message.sent"}, IsActive: true},
-		linq.Subscription{TargetURL: "https://legacy.example.com/x", SubscribedEvents: []string{"message.sent"}, IsActive: true},
+		fakeapi.Subscription{TargetURL: "https://hooks.example.com/crm", SubscribedEvents: []string{"message.sent"}, IsActive: true},
+		fakeapi.Subscription{TargetURL: "https://legacy.example.com/x", SubscribedEvents: []string{"message.sent"}, IsActive: true},
 	)
 	file := writeFile(t, twoSubs)
 	d := startRun(t, vars, "-f", file, "--dry-run", "--secrets-dir", t.TempDir(), "--interval", "1h")

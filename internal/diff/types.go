@@ -40,14 +40,14 @@ const (
 type FieldChange struct {
 	// Field is the API field name: target_url, subscribed_events,
 	// phone_numbers or is_active.
-	Field string `json:"field"`
+	Field string
 	// Old and New are the values before and after (string, bool or
 	// []string; phone numbers and events sorted).
-	Old any `json:"old"`
-	New any `json:"new"`
+	Old any
+	New any
 	// Added and Removed are set for the set-valued fields.
-	Added   []string `json:"added,omitempty"`
-	Removed []string `json:"removed,omitempty"`
+	Added   []string
+	Removed []string
 }
 
 // Change is one step of a plan.
@@ -103,14 +103,14 @@ type Plan struct {
 
 // Summary counts a plan's changes by action.
 type Summary struct {
-	Create int `json:"create"`
-	Update int `json:"update"`
-	Delete int `json:"delete"`
+	Create int
+	Update int
+	Delete int
 	// Rotate counts rotations: each deletes a subscription and creates
 	// its replacement.
-	Rotate    int `json:"rotate"`
-	Unmanaged int `json:"unmanaged"`
-	InSync    int `json:"in_sync"`
+	Rotate    int
+	Unmanaged int
+	InSync    int
 	// OutOfScope counts remote subscriptions of other environments.
-	OutOfScope int `json:"out_of_scope"`
+	OutOfScope int
 }

@@ -8,14 +8,13 @@ import (
 	"testing"
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 func seeded(n int) *fakeapi.Server {
 	srv := fakeapi.New(fakeapi.Options{Seed: 1})
-	subs := make([]linq.Subscription, n)
+	subs := make([]fakeapi.Subscription, n)
 	for i := range subs {
-		subs[i] = linq.Subscription{
+		subs[i] = fakeapi.Subscription{
 			TargetURL:        fmt.Sprintf("https://hooks.example.com/linq/%d?version=2026-02-03", i),
 			SubscribedEvents: []string{"message.sent", "message.received", "message.delivered"},
 			PhoneNumbers:     []string{"+15551234567"},

@@ -7,8 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 // ServeHTTP serves one API call: it counts it, applies latency and any
@@ -224,7 +222,7 @@ func (s *Server) create(body []byte) *response {
 	}
 	now := s.stamp()
 	rec := &record{
-		sub: linq.Subscription{
+		sub: Subscription{
 			ID:               st.newID(),
 			TargetURL:        u,
 			SubscribedEvents: evs,

@@ -11,12 +11,11 @@ import (
 	"time"
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 func TestAuthRefusesMissingOrWrongTokens(t *testing.T) {
 	srv, a := start(t, fakeapi.Options{Token: "T", ReadOnlyToken: "RO"})
-	srv.Seed(linq.Subscription{ID: "11111111-1111-4111-8111-111111111111", TargetURL: "https://x.example/a", SubscribedEvents: []string{"message.sent"}})
+	srv.Seed(fakeapi.Subscription{ID: "11111111-1111-4111-8111-111111111111", TargetURL: "https://x.example/a", SubscribedEvents: []string{"message.sent"}})
 	item := subsPath + "/11111111-1111-4111-8111-111111111111"
 	tests := []struct {
 		name         string
@@ -614,7 +613,7 @@ func TestEnvironmentID(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv, a := start(t, fakeapi.Options{OmitEnvironmentID: tt.omit})
-			srv.Seed(linq.Subscription{TargetURL: "https://a.example/x", SubscribedEvents: []string{"message.sent"}, EnvironmentID: tt.seed})
+			srv.Seed(fakeapi.Subscription{TargetURL: "https://a.example/x", SubscribedEvents: []string{"message.sent"}, EnvironmentID: tt.seed})
 			got := a.list()[0]
 			_, present := got.raw["environment_id"]
 			if tt.want == "" && present || tt.want != "" && string(got.EnvironmentID) != tt.want {

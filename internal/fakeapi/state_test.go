@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 func TestSeedKeepsGivenFieldsAndFillsMissingOnes(t *testing.T) {
@@ -20,9 +19,9 @@ func TestSeedKeepsGivenFieldsAndFillsMissingOnes(t *testing.T) {
 	created := time.Date(2024, 1, 15, 10, 30, 0, 123456789, time.FixedZone("X", 3600))
 	env := "env_1"
 	srv.Seed(
-		linq.Subscription{ID: "b2c3d4e5-f6a7-8901-bcde-f23456789012", TargetURL: "https://a.example/1", SubscribedEvents: []string{"message.sent"},
+		fakeapi.Subscription{ID: "b2c3d4e5-f6a7-8901-bcde-f23456789012", TargetURL: "https://a.example/1", SubscribedEvents: []string{"message.sent"},
 			IsActive: true, PhoneNumbers: []string{"+15551234567"}, EnvironmentID: &env, CreatedAt: created},
-		linq.Subscription{TargetURL: "https://a.example/2", SubscribedEvents: []string{"call.ended"}, PhoneNumbers: []string{}},
+		fakeapi.Subscription{TargetURL: "https://a.example/2", SubscribedEvents: []string{"call.ended"}, PhoneNumbers: []string{}},
 	)
 	if srv.Len() != 2 {
 		t.Fatalf("Len = %d", srv.Len())
@@ -54,7 +53,7 @@ func TestSeedKeepsGivenFieldsAndFillsMissingOnes(t *testing.T) {
 
 	t.Run("seeding an existing id replaces it", func(t *testing.T) {
 		sec, _ := srv.Secret(got[1].ID)
-		srv.Seed(linq.Subscription{ID: got[1].ID, TargetURL: "https://a.example/2b", SubscribedEvents: []string{"message.read"}, IsActive: true})
+		srv.Seed(fakeapi.Subscription{ID: got[1].ID, TargetURL: "https://a.example/2b", SubscribedEvents: []string{"message.read"}, IsActive: true})
 		s, _ := srv.Get(got[1].ID)
 		if srv.Len() != 2 || s.TargetURL != "https://a.example/2b" || !s.IsActive {
 			t.Errorf("after replace: Len %d, %+v", srv.Len(), s)
@@ -66,7 +65,7 @@ func TestSeedKeepsGivenFieldsAndFillsMissingOnes(t *testing.T) {
 		wantError(t, a.do("POST", subsPath, `{"target_url":"https://a.example/2b","subscribed_events":["message.sent"]}`), 409, fakeapi.CodeDuplicateURL, "")
 	})
 	t.Run("seed does not check uniqueness", func(t *testing.T) {
-		srv.Seed(linq.Subscription{TargetURL: "https://a.example/1", SubscribedEvents: []string{"message.sent"}})
+		srv.Seed(fakeapi.Subscription{TargetURL: "https://a.example/1", SubscribedEvents: []string{"message.sent"}})
 		n := 0
 		for _, s := range srv.Snapshot() {
 			if s.TargetURL == "https://a.example/1" {
@@ -85,8 +84,8 @@ func TestSnapshotIsSortedDeepCopy(t *testing.T) {
 		a.create(fmt.Sprintf(`{"target_url":"https://a.example/%d","subscribed_events":["message.sent","call.ended"],"phone_numbers":["+1555000%04d"]}`, i, i))
 	}
 	snap := srv.Snapshot()
-	if len(snap) != 20 || !slices.IsSortedFunc(snap, func(x, y linq.Subscription) int { return strings.Compare(x.ID, y.ID) }) {
-		t.Fatalf("snapshot has %d entries, sorted %v", len(snap), slices.IsSortedFunc(snap, func(x, y linq.Subscription) int { return strings.Compare(x.ID, y.ID) }))
+	if len(snap) != 20 || !slices.IsSortedFunc(snap, func(x, y fakeapi.Subscription) int { return strings.Compare(x.ID, y.ID) }) {
+		t.Fatalf("snapshot has %d entries, sorted %v", len(snap), slices.IsSortedFunc(snap, func(x, y fakeapi.Subscription) int { return strings.Compare(x.ID, y.ID) }))
 	}
 	snap[0].SubscribedEvents[0] = "mutated"
 	snap[0].PhoneNumbers[0] = "mutated"

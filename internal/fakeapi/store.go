@@ -10,14 +10,12 @@ import (
 	"sort"
 	"sync"
 	"time"
-
-	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
 // record is one stored subscription with its secret and its encoded form,
 // cached so that listing 10,000 subscriptions is a copy, not an encode.
 type record struct {
-	sub     linq.Subscription
+	sub     Subscription
 	secret  string
 	json    []byte
 	deleted bool
@@ -105,7 +103,7 @@ const timeFormat = time.RFC3339Nano
 
 var jsonNull = json.RawMessage("null")
 
-func (st *store) wire(sub *linq.Subscription, secret string) wireSub {
+func (st *store) wire(sub *Subscription, secret string) wireSub {
 	w := wireSub{
 		ID:               sub.ID,
 		CreatedAt:        sub.CreatedAt.UTC().Format(timeFormat),
@@ -144,7 +142,7 @@ func (st *store) encode(rec *record) {
 
 // normalize stores "no phone filter" as nil, except that echo mode keeps an
 // explicit empty slice.
-func (st *store) normalize(sub *linq.Subscription) {
+func (st *store) normalize(sub *Subscription) {
 	if len(sub.PhoneNumbers) == 0 {
 		if st.emptyForm == EmptyPhoneNumbersEcho && sub.PhoneNumbers != nil {
 			sub.PhoneNumbers = []string{}
@@ -210,7 +208,7 @@ func (st *store) listJSON() []byte {
 	return b.Bytes()
 }
 
-func cloneSub(s linq.Subscription) linq.Subscription {
+func cloneSub(s Subscription) Subscription {
 	s.SubscribedEvents = slices.Clone(s.SubscribedEvents)
 	if s.PhoneNumbers != nil {
 		s.PhoneNumbers = append([]string{}, s.PhoneNumbers...)
@@ -229,7 +227,7 @@ func cloneSub(s linq.Subscription) linq.Subscription {
 // subscription gets a signing secret, readable with Secret. Seed does not
 // enforce target_url uniqueness, so tests can build states the API would
 // refuse to create.
-func (s *Server) Seed(subs ...linq.Subscription) {
+func (s *Server) Seed(subs ...Subscription) {
 	st := &s.store
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -263,10 +261,10 @@ func (s *Server) Seed(subs ...linq.Subscription) {
 }
 
 // Snapshot returns deep copies of every subscription, sorted by id.
-func (s *Server) Snapshot() []linq.Subscription {
+func (s *Server) Snapshot() []Subscription {
 	st := &s.store
 	st.mu.RLock()
-	out := make([]linq.Subscription, 0, len(st.byID))
+	out := make([]Subscription, 0, len(st.byID))
 	for _, r := range st.order {
 		if !r.deleted {
 			out = append(out, cloneSub(r.sub))
@@ -278,13 +276,13 @@ func (s *Server) Snapshot() []linq.Subscription {
 }
 
 // Get returns a deep copy of the subscription with id.
-func (s *Server) Get(id string) (linq.Subscription, bool) {
+func (s *Server) Get(id string) (Subscription, bool) {
 	st := &s.store
 	st.mu.RLock()
 	defer st.mu.RUnlock()
 	r, ok := st.byID[id]
 	if !ok {
-		return linq.Subscription{}, false
+		return Subscription{}, false
 	}
 	return cloneSub(r.sub), true
 }

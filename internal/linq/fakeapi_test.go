@@ -93,7 +93,7 @@ const (
 	deleteKey = "DELETE " + fakeapi.RouteSubscription
 )
 
-var seeded = []linq.Subscription{
+var seeded = []fakeapi.Subscription{
 	{ID: "11111111-1111-4111-8111-111111111111", TargetURL: "https://hooks.example.com/crm", SubscribedEvents: []string{"message.received", "message.delivered"}, IsActive: true},
 	{ID: "22222222-2222-4222-8222-222222222222", TargetURL: "https://hooks.example.com/ops?line=1", SubscribedEvents: []string{"call.ended"}, IsActive: false, PhoneNumbers: []string{"+15551234567"}},
 }

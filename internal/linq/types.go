@@ -7,6 +7,7 @@ package linq
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"time"
 )
 
@@ -130,8 +131,11 @@ func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redacted) }
 // UnmarshalJSON decodes the secret from a JSON string.
 func (s *Secret) UnmarshalJSON(b []byte) error { return json.Unmarshal(b, &s.v) }
 
-// LogValue keeps the secret out of slog output.
-func (s Secret) LogValue() any { return redacted }
+// LogValue keeps the secret out of slog output: a Secret logged as an
+// attribute is written as a redacted placeholder by every handler.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+var _ slog.LogValuer = Secret{}
 
 // API is what the plan executor and the daemon need from the Linq API. The
 // real Client and test doubles both satisfy it.

@@ -20,7 +20,8 @@ import (
 	"github.com/linq-sync/linq-sync/internal/diff"
 )
 
-// names are the metric families issue 3 requires.
+// names are the metric families the README documents and the example
+// alerts rely on; New must register every one.
 var names = []string{
 	"linq_sync_drift_subscriptions",
 	"linq_sync_reconcile_total",

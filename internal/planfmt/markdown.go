@@ -84,58 +84,38 @@ func mdSummary(c diff.Change, opts Options) string {
 // exist, "-" for what will not, and "#" lines for notes.
 func mdDiff(c diff.Change) []string {
 	var lines []string
+	// sign marks the unchanged fields: what a create adds, what a delete
+	// removes, what an unmanaged subscription keeps.
+	sign := "  "
 	switch c.Action {
 	case diff.ActionCreate:
-		lines = append(lines,
-			"+ target_url: "+quote(c.TargetURL),
-			"+ subscribed_events: "+list(c.Create.SubscribedEvents, "(none)"),
-			"+ phone_numbers: "+phoneListOrAll(c.Create.PhoneNumbers),
-		)
-		if createIsActive(c) {
-			lines = append(lines, "+ is_active: true")
-		} else {
-			lines = append(lines, "+ is_active: false (created, then deactivated: 2 writes)")
-		}
-	case diff.ActionUpdate:
-		for _, f := range c.Fields {
-			switch f.Field {
-			case "subscribed_events":
-				lines = append(lines, "  subscribed_events:")
-				for _, a := range f.Added {
-					lines = append(lines, "+   "+clean(a))
-				}
-				for _, r := range f.Removed {
-					lines = append(lines, "-   "+clean(r))
-				}
-			case "phone_numbers":
-				lines = append(lines, "- phone_numbers: "+phoneListOrAll(strs(f.Old)), "+ phone_numbers: "+phoneListOrAll(strs(f.New)))
-			default:
-				lines = append(lines, "- "+clean(f.Field)+": "+scalar(f.Old), "+ "+clean(f.Field)+": "+scalar(f.New))
-			}
-		}
+		sign = "+ "
 	case diff.ActionDelete:
-		lines = append(lines, "- target_url: "+quote(c.TargetURL))
-		lines = append(lines, currentLines("- ", c)...)
-	default:
-		lines = append(lines, "  target_url: "+quote(c.TargetURL))
-		lines = append(lines, currentLines("  ", c)...)
+		sign = "- "
+	}
+	if c.Action != diff.ActionUpdate {
+		lines = append(lines, sign+"target_url: "+quote(c.TargetURL))
+	}
+	for _, f := range fields(c, false) {
+		switch {
+		case !f.update:
+			lines = append(lines, sign+f.name+": "+f.value)
+		case f.set:
+			lines = append(lines, "  "+f.name+":")
+			for _, a := range f.added {
+				lines = append(lines, "+   "+a)
+			}
+			for _, r := range f.removed {
+				lines = append(lines, "-   "+r)
+			}
+		default:
+			lines = append(lines, "- "+f.name+": "+f.old, "+ "+f.name+": "+f.new)
+		}
 	}
 	for _, n := range c.Notes {
 		lines = append(lines, "# note: "+clean(n))
 	}
 	return lines
-}
-
-// currentLines show a remote subscription's other fields.
-func currentLines(prefix string, c diff.Change) []string {
-	if c.Current == nil {
-		return nil
-	}
-	return []string{
-		prefix + "subscribed_events: " + list(sortedCopy(c.Current.SubscribedEvents), "(none)"),
-		prefix + "phone_numbers: " + phoneListOrAll(sortedCopy(c.Current.PhoneNumbers)),
-		fmt.Sprintf("%sis_active: %t", prefix, c.Current.IsActive),
-	}
 }
 
 // fenced writes lines as a fenced code block whose fence is longer than

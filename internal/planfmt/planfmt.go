@@ -110,26 +110,6 @@ func scalar(v any) string {
 	}
 }
 
-// fieldLine describes one changed field on one line, as the text and
-// GitHub renderers show it.
-func fieldLine(f diff.FieldChange) string {
-	switch f.Field {
-	case "subscribed_events":
-		var parts []string
-		for _, a := range f.Added {
-			parts = append(parts, "+"+clean(a))
-		}
-		for _, r := range f.Removed {
-			parts = append(parts, "-"+clean(r))
-		}
-		return f.Field + ": " + strings.Join(parts, " ")
-	case "phone_numbers":
-		return f.Field + ": " + phoneList(strs(f.Old)) + " -> " + phoneList(strs(f.New))
-	default:
-		return clean(f.Field) + ": " + scalar(f.Old) + " -> " + scalar(f.New)
-	}
-}
-
 // createIsActive reports whether a create leaves the subscription active.
 func createIsActive(c diff.Change) bool {
 	if c.Desired != nil {
@@ -154,28 +134,33 @@ func header(c diff.Change, opts Options) string {
 	}
 }
 
-// details are the indented lines under a change's header, without notes.
+// details are the indented lines under a change's header, without notes,
+// in the text and GitHub renderers: a create's and an update's fields, one
+// line each.
 func details(c diff.Change) []string {
-	switch c.Action {
-	case diff.ActionCreate:
-		lines := []string{
-			"subscribed_events: " + list(c.Create.SubscribedEvents, "(none)"),
-			"phone_numbers: " + phoneListOrAll(c.Create.PhoneNumbers),
-		}
-		if createIsActive(c) {
-			lines = append(lines, "is_active: true")
-		} else {
-			lines = append(lines, "is_active: false (created, then deactivated: 2 writes)")
-		}
-		return lines
-	case diff.ActionUpdate:
-		lines := make([]string, 0, len(c.Fields))
-		for _, f := range c.Fields {
-			lines = append(lines, fieldLine(f))
-		}
-		return lines
+	if c.Action != diff.ActionCreate && c.Action != diff.ActionUpdate {
+		return nil
 	}
-	return nil
+	fs := fields(c, true)
+	lines := make([]string, 0, len(fs))
+	for _, f := range fs {
+		switch {
+		case !f.update:
+			lines = append(lines, f.name+": "+f.value)
+		case f.set:
+			parts := make([]string, 0, len(f.added)+len(f.removed))
+			for _, a := range f.added {
+				parts = append(parts, "+"+a)
+			}
+			for _, r := range f.removed {
+				parts = append(parts, "-"+r)
+			}
+			lines = append(lines, f.name+": "+strings.Join(parts, " "))
+		default:
+			lines = append(lines, f.name+": "+f.old+" -> "+f.new)
+		}
+	}
+	return lines
 }
 
 // phoneListOrAll shows a create's phone filter without brackets.

@@ -61,8 +61,8 @@ func parse(t *testing.T, doc string) *config.Config {
 	return cfg
 }
 
-func remote(url string, events ...string) linq.Subscription {
-	return linq.Subscription{TargetURL: url, SubscribedEvents: events, IsActive: true}
+func remote(url string, events ...string) fakeapi.Subscription {
+	return fakeapi.Subscription{TargetURL: url, SubscribedEvents: events, IsActive: true}
 }
 
 func TestReconcileSafetyRailsRefuseBeforeAnyWrite(t *testing.T) {

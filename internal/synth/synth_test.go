@@ -1,4 +1,4 @@
-package bench_test
+package synth_test
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"github.com/linq-sync/linq-sync/internal/bench"
 	"github.com/linq-sync/linq-sync/internal/cli"
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
 func parse(t testing.TB, name string, data []byte) *config.Config {
@@ -35,17 +35,17 @@ func parse(t testing.TB, name string, data []byte) *config.Config {
 func TestConfigYAMLPlansToTheExpectedDrift(t *testing.T) {
 	for _, n := range []int{1, 30, 100, 1000, config.MaxSubscriptions} {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			cfg := parse(t, "drift.yaml", bench.ConfigYAML(n, true))
+			cfg := parse(t, "drift.yaml", synth.ConfigYAML(n, true))
 			if got := len(cfg.Subscriptions); got != n {
 				t.Fatalf("entries = %d, want %d", got, n)
 			}
-			p := diff.ApplyPolicy(diff.Compute(cfg.Subscriptions, bench.Remote(n), diff.Options{}), cfg.Policy)
+			p := diff.ApplyPolicy(diff.Compute(cfg.Subscriptions, synth.Remote(n), diff.Options{}), cfg.Policy)
 			if len(p.Errors) > 0 {
 				t.Fatalf("plan errors: %+v", p.Errors)
 			}
 			s := p.Summary()
-			want := bench.ExpectedDrift(n)
-			got := bench.Drift{Create: s.Create, Update: s.Update, InSync: s.InSync, Unmanaged: s.Unmanaged}
+			want := synth.ExpectedDrift(n)
+			got := synth.Drift{Create: s.Create, Update: s.Update, InSync: s.InSync, Unmanaged: s.Unmanaged}
 			if got != want || s.Delete != 0 {
 				t.Errorf("plan = %+v (deletes %d), want %+v", got, s.Delete, want)
 			}
@@ -55,7 +55,7 @@ func TestConfigYAMLPlansToTheExpectedDrift(t *testing.T) {
 
 func TestDriftIsAboutTenPercent(t *testing.T) {
 	for _, n := range []int{100, 1000, 10000} {
-		d := bench.ExpectedDrift(n)
+		d := synth.ExpectedDrift(n)
 		got := float64(d.Changes()) / float64(n)
 		if got < 0.09 || got > 0.11 {
 			t.Errorf("ExpectedDrift(%d) changes %d of %d (%.3f), want about 10 %%", n, d.Changes(), n, got)
@@ -64,15 +64,15 @@ func TestDriftIsAboutTenPercent(t *testing.T) {
 }
 
 func TestConfigYAMLWithoutDriftIsInSync(t *testing.T) {
-	cfg := parse(t, "sync.yaml", bench.ConfigYAML(300, false))
-	p := diff.Compute(cfg.Subscriptions, bench.Remote(300), diff.Options{})
+	cfg := parse(t, "sync.yaml", synth.ConfigYAML(300, false))
+	p := diff.Compute(cfg.Subscriptions, synth.Remote(300), diff.Options{})
 	if p.HasChanges() || p.Summary().InSync != 300 {
 		t.Errorf("plan = %+v, want 300 in sync and no changes", p.Summary())
 	}
 }
 
 func TestSmallYAMLVariantsDifferInOneSubscription(t *testing.T) {
-	remote := bench.Remote(10)
+	remote := synth.Remote(10)
 	tests := []struct {
 		variant     int
 		wantUpdates int
@@ -81,7 +81,7 @@ func TestSmallYAMLVariantsDifferInOneSubscription(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprint(tt.variant), func(t *testing.T) {
-			cfg := parse(t, "small.yaml", bench.SmallYAML(10, tt.variant))
+			cfg := parse(t, "small.yaml", synth.SmallYAML(10, tt.variant))
 			s := diff.Compute(cfg.Subscriptions, remote, diff.Options{}).Summary()
 			if s.Update != tt.wantUpdates || s.Create+s.Delete != 0 {
 				t.Errorf("plan = %+v, want %d update(s) and nothing else", s, tt.wantUpdates)
@@ -91,7 +91,7 @@ func TestSmallYAMLVariantsDifferInOneSubscription(t *testing.T) {
 }
 
 func TestCreatesYAMLCreatesEveryEntryInAnEmptyAccount(t *testing.T) {
-	cfg := parse(t, "creates.yaml", bench.CreatesYAML(1000))
+	cfg := parse(t, "creates.yaml", synth.CreatesYAML(1000))
 	s := diff.Compute(cfg.Subscriptions, nil, diff.Options{}).Summary()
 	if s.Create != 1000 || s.Update+s.Delete+s.InSync != 0 {
 		t.Errorf("plan = %+v, want 1000 creates", s)
@@ -99,16 +99,16 @@ func TestCreatesYAMLCreatesEveryEntryInAnEmptyAccount(t *testing.T) {
 }
 
 func TestOutputIsDeterministic(t *testing.T) {
-	if !bytes.Equal(bench.ConfigYAML(500, true), bench.ConfigYAML(500, true)) {
+	if !bytes.Equal(synth.ConfigYAML(500, true), synth.ConfigYAML(500, true)) {
 		t.Error("ConfigYAML differs between calls")
 	}
-	a, b := bench.Remote(50), bench.Remote(50)
+	a, b := synth.Remote(50), synth.Remote(50)
 	for i := range a {
 		if a[i].ID != b[i].ID || a[i].TargetURL != b[i].TargetURL {
 			t.Fatalf("Remote differs at %d", i)
 		}
 	}
-	if bench.ID(1) == bench.ID(1<<16+1) {
+	if synth.ID(1) == synth.ID(1<<16+1) {
 		t.Error("ids collide")
 	}
 }
@@ -163,7 +163,7 @@ func TestMockAPISeedCountServesTheBenchmarkAccount(t *testing.T) {
 	}
 
 	file := filepath.Join(t.TempDir(), "subs.yaml")
-	if err := os.WriteFile(file, bench.ConfigYAML(90, true), 0o600); err != nil {
+	if err := os.WriteFile(file, synth.ConfigYAML(90, true), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var out bytes.Buffer
@@ -172,7 +172,7 @@ func TestMockAPISeedCountServesTheBenchmarkAccount(t *testing.T) {
 	if code := cli.Main(ctx, penv, []string{"plan", "-f", file, "-o", "json"}); code != cli.ExitPending {
 		t.Fatalf("plan exit = %d, want %d; output: %s", code, cli.ExitPending, out.String())
 	}
-	d := bench.ExpectedDrift(90)
+	d := synth.ExpectedDrift(90)
 	for _, want := range []string{
 		fmt.Sprintf(`"create": %d`, d.Create),
 		fmt.Sprintf(`"update": %d`, d.Update),
@@ -199,7 +199,7 @@ func TestMockAPIRefusesNegativeSeedCount(t *testing.T) {
 
 // account starts the fake API over loopback HTTP with remote seeded, and
 // returns it with the environment a command needs to reach it.
-func account(t testing.TB, remote []linq.Subscription) (*fakeapi.Server, map[string]string) {
+func account(t testing.TB, remote []fakeapi.Subscription) (*fakeapi.Server, map[string]string) {
 	t.Helper()
 	fake := fakeapi.New(fakeapi.Options{Seed: 1})
 	fake.Seed(remote...)
@@ -214,13 +214,13 @@ func account(t testing.TB, remote []linq.Subscription) (*fakeapi.Server, map[str
 func TestApplyMakesTheMinimumNumberOfCalls(t *testing.T) {
 	tests := []struct {
 		name   string
-		remote []linq.Subscription
+		remote []fakeapi.Subscription
 		file   []byte
 		writes int
 	}{
-		{"in sync", bench.Remote(100), bench.ConfigYAML(100, false), 0},
-		{"10 % drift of 1000", bench.Remote(1000), bench.ConfigYAML(1000, true), bench.ExpectedDrift(1000).Changes()},
-		{"200 creates", nil, bench.CreatesYAML(200), 200},
+		{"in sync", synth.Account(100), synth.ConfigYAML(100, false), 0},
+		{"10 % drift of 1000", synth.Account(1000), synth.ConfigYAML(1000, true), synth.ExpectedDrift(1000).Changes()},
+		{"200 creates", nil, synth.CreatesYAML(200), 200},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,7 +266,7 @@ func TestApplyMakesTheMinimumNumberOfCalls(t *testing.T) {
 // BenchmarkParseConfig measures loading a file of n entries.
 func BenchmarkParseConfig(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
-		data := bench.ConfigYAML(n, true)
+		data := synth.ConfigYAML(n, true)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
@@ -281,7 +281,7 @@ func BenchmarkParseConfig(b *testing.B) {
 // into nodes, the floor under BenchmarkParseConfig.
 func BenchmarkYAMLDecode(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
-		data := bench.ConfigYAML(n, true)
+		data := synth.ConfigYAML(n, true)
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(data)))
@@ -300,7 +300,7 @@ func BenchmarkYAMLDecode(b *testing.B) {
 func BenchmarkList(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			_, vars := account(b, bench.Remote(n))
+			_, vars := account(b, synth.Account(n))
 			c, err := linq.NewClient(vars["LINQ_API_V3_BASE_URL"], fakeapi.DefaultToken)
 			if err != nil {
 				b.Fatal(err)
@@ -321,9 +321,9 @@ func BenchmarkList(b *testing.B) {
 func BenchmarkPlan(b *testing.B) {
 	for _, n := range []int{100, 1000, 10000} {
 		b.Run(fmt.Sprint(n), func(b *testing.B) {
-			_, vars := account(b, bench.Remote(n))
+			_, vars := account(b, synth.Account(n))
 			file := filepath.Join(b.TempDir(), "subs.yaml")
-			if err := os.WriteFile(file, bench.ConfigYAML(n, true), 0o600); err != nil {
+			if err := os.WriteFile(file, synth.ConfigYAML(n, true), 0o600); err != nil {
 				b.Fatal(err)
 			}
 			env := cli.Env{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: io.Discard, Getenv: getenv(vars)}

@@ -1,19 +1,21 @@
-// Package bench builds the synthetic accounts and subscriptions files that
-// the benchmarks measure: an account of n subscriptions (Remote) and a file
-// of n entries that matches it except for about 10 % drift (ConfigYAML).
+// Package synth builds synthetic accounts and subscriptions files, for the
+// benchmarks and for the shipped mock API: an account of n subscriptions
+// (Remote) and a file of n entries that matches it except for about 10 %
+// drift (ConfigYAML).
 // `linq-sync mock-api --seed-count N` seeds the fake API with Remote(N), so a
 // file written by ConfigYAML(N, ...) plans against it with a known result.
 //
 // It is deterministic (the same n always gives the same bytes) and does no
 // I/O. It is not a load generator and holds no timing code; bench/run.sh and
 // the programs under bench/ do the measuring.
-package bench
+package synth
 
 import (
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
@@ -70,6 +72,22 @@ func Remote(n int) []linq.Subscription {
 			SubscribedEvents: events(i),
 			PhoneNumbers:     phones(i),
 			IsActive:         true,
+		}
+	}
+	return out
+}
+
+// Account returns Remote(n) as the fake API stores it, for seeding it.
+func Account(n int) []fakeapi.Subscription {
+	remote := Remote(n)
+	out := make([]fakeapi.Subscription, len(remote))
+	for i, r := range remote {
+		out[i] = fakeapi.Subscription{
+			ID:               r.ID,
+			TargetURL:        r.TargetURL,
+			SubscribedEvents: r.SubscribedEvents,
+			PhoneNumbers:     r.PhoneNumbers,
+			IsActive:         r.IsActive,
 		}
 	}
 	return out
