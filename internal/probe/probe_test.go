@@ -15,6 +15,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
@@ -382,6 +383,7 @@ func TestProbeChecksCertificates(t *testing.T) {
 	var hits atomic.Int32
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshakes
 	srv.StartTLS()
 	defer srv.Close()
 	trusted := newReceiver(t, accepting)
