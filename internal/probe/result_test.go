@@ -3,11 +3,16 @@ package probe
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -193,4 +198,34 @@ func TestMetricsTrackLastResultAndCounts(t *testing.T) {
 	var nilM *Metrics
 	nilM.Observe(Result{Name: "x"})
 	nilM.Retain()
+}
+
+// TestPromtoolAcceptsExposition lints the probe metrics' exposition with
+// promtool, which the Debian package prometheus provides.
+func TestPromtoolAcceptsExposition(t *testing.T) {
+	promtool, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("promtool not on PATH in CI: .ci/run installs it (apt-get install prometheus)")
+		}
+		t.Skip("promtool not on PATH (apt-get install prometheus)")
+	}
+	reg := prometheus.NewRegistry()
+	NewMetrics(reg).Observe(Result{Name: "orders", Result: Verified}, Result{Name: "billing", Result: RejectsValid})
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	if rec.Code != http.StatusOK {
+		t.Fatalf("GET /metrics = %d", rec.Code)
+	}
+	for _, name := range []string{"linq_sync_endpoint_verified", "linq_sync_endpoint_probe_total", "linq_sync_endpoint_probe_result"} {
+		if !strings.Contains(rec.Body.String(), "# TYPE "+name+" ") {
+			t.Errorf("exposition lacks %s", name)
+		}
+	}
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(rec.Body.Bytes())
+	out, err := cmd.CombinedOutput()
+	if err != nil || len(bytes.TrimSpace(out)) > 0 {
+		t.Errorf("promtool check metrics: err=%v, output:\n%s", err, out)
+	}
 }
