@@ -111,3 +111,16 @@ func clean(s string) string {
 	}
 	return s
 }
+
+// Write renders rs in format: "text" (Text) or "json" (JSON), the values of
+// the probe command's -o flag.
+func Write(w io.Writer, format string, rs []Result) error {
+	switch format {
+	case "text", "":
+		return Text(w, rs)
+	case "json":
+		return JSON(w, rs)
+	default:
+		return fmt.Errorf("output format %q: must be text or json", format)
+	}
+}
