@@ -91,14 +91,11 @@ func classify(valid Answer, forged *Answer, timeout time.Duration) (Kind, string
 		if forged != nil && forged.failure == failNone && is4xx(forged.Status) {
 			return Verified, ""
 		}
-		what := "no answer"
-		switch {
-		case forged == nil:
-			what = "was not sent"
-		case forged.failure != failNone:
+		// forged is never nil here: it is sent whenever the valid probe
+		// got an answer.
+		what := fmt.Sprintf("HTTP %d", forged.Status)
+		if forged.failure != failNone {
 			what = noAnswerHint("it", *forged, timeout)
-		default:
-			what = fmt.Sprintf("HTTP %d", forged.Status)
 		}
 		return Inconclusive, fmt.Sprintf("the signed probe was accepted (HTTP %d) but the forged one got %s, so it is unknown whether the receiver checks signatures; a receiver should answer 4xx (401) to a bad signature; probe again", v, what)
 	case v == http.StatusUnauthorized || v == http.StatusForbidden:
