@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import LinqAPIV3 from '@linqapp/sdk';
+import { check, finish } from './checks.mjs';
 
 const file = process.argv[2];
 if (!file) {
@@ -26,19 +27,6 @@ const ENVELOPE_KEYS = [
   'api_version', 'created_at', 'data', 'event_id', 'event_type', 'partner_id', 'trace_id',
   'webhook_version',
 ];
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL - ${name}: ${err?.message ?? err}`);
-  }
-}
 
 function refused(fn) {
   assert.throws(fn, (err) => err?.name === 'WebhookVerificationError', 'unwrap accepted it');
@@ -90,5 +78,4 @@ await check('probe: headers are those of a Linq delivery and carry no token', ()
   }
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
