@@ -281,7 +281,7 @@ func TestProbeReadsAtMostTheAnswerCap(t *testing.T) {
 	wh, _ := standardwebhooks.NewWebhook(string(secret))
 	chunk := bytes.Repeat([]byte("x"), 32<<10)
 	// A verifying receiver whose accepting answer never ends: a prober that
-	// read it all would hit its timeout and say unreachable.
+	// read it all would only stop at its timeout.
 	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, body []byte) {
 		if wh.Verify(body, r.Header) != nil {
 			w.WriteHeader(http.StatusUnauthorized)
@@ -301,6 +301,9 @@ func TestProbeReadsAtMostTheAnswerCap(t *testing.T) {
 	got := p.Probe(context.Background(), Target{Name: "big", TargetURL: rc.srv.URL, Secret: secret})
 	if got.Result != Verified {
 		t.Fatalf("result %s (%s), want verified", got.Result, got.Hint)
+	}
+	if got.Valid.Error != "" {
+		t.Errorf("valid probe: %q; the answer was read past the cap until the timeout", got.Valid.Error)
 	}
 	if len(got.Valid.Body) != bodyShown {
 		t.Errorf("kept %d bytes of the answer, want %d", len(got.Valid.Body), bodyShown)
