@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -240,4 +241,35 @@ func (e *NotVerifiedError) Error() string {
 func IsNotVerified(err error) bool {
 	var nv *NotVerifiedError
 	return errors.As(err, &nv)
+}
+
+// Select returns the targets named in names, in the order of all, or all of
+// them when names is empty: the probe command's [NAME...]. A name that no
+// target has is an error, listing every such name, and nothing is selected.
+func Select(all []Target, names []string) ([]Target, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	want := make(map[string]bool, len(names))
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []Target
+	for _, t := range all {
+		if want[t.Name] {
+			out = append(out, t)
+			delete(want, t.Name)
+		}
+	}
+	if len(want) > 0 {
+		var unknown []string
+		for _, n := range names {
+			if want[n] {
+				unknown = append(unknown, fmt.Sprintf("%q", n))
+				delete(want, n)
+			}
+		}
+		return nil, fmt.Errorf("no managed subscription named %s", strings.Join(unknown, ", "))
+	}
+	return out, nil
 }

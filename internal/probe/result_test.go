@@ -229,3 +229,19 @@ func TestPromtoolAcceptsExposition(t *testing.T) {
 		t.Errorf("promtool check metrics: err=%v, output:\n%s", err, out)
 	}
 }
+
+func TestSelectByNames(t *testing.T) {
+	all := []Target{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	got, err := Select(all, nil)
+	if err != nil || len(got) != 3 {
+		t.Errorf("Select(all, none) = %v, %v; want all", got, err)
+	}
+	got, err = Select(all, []string{"c", "a", "a"})
+	if err != nil || len(got) != 2 || got[0].Name != "a" || got[1].Name != "c" {
+		t.Errorf("Select(c, a) = %v, %v; want a, c", got, err)
+	}
+	got, err = Select(all, []string{"x", "b", "y"})
+	if err == nil || got != nil || err.Error() != `no managed subscription named "x", "y"` {
+		t.Errorf("Select(x, b, y) = %v, %v; want an error naming x and y", got, err)
+	}
+}
