@@ -9,8 +9,9 @@
 // Probes go only to HTTPS URLs, with Go's certificate checks, no redirects
 // followed, a timeout, a cap on the answer read and a cap on probes in
 // flight; they never carry an Authorization header. The package does not
-// list subscriptions, read secret stores or log: callers give it targets
-// and render the results with Text or JSON.
+// list subscriptions or read secret stores: callers give it targets and
+// render the results with Text or JSON. Only Monitor, the daemon's side,
+// logs, through the logger it is given.
 package probe
 
 import (

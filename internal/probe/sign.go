@@ -157,7 +157,8 @@ type Answer struct {
 	Location string `json:"location,omitempty"`
 	// Body is the start of the answer's body, cleaned for display.
 	Body string `json:"body,omitempty"`
-	// Error says why no answer came (connect error, TLS, timeout).
+	// Error says why no answer came (connect error, TLS, timeout), or that
+	// the answer's body was cut off by the timeout after its status.
 	Error string `json:"error,omitempty"`
 
 	failure failure
