@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# run.sh checks the fake API's fidelity with the official TypeScript SDK: it
-# installs the pinned @linqapp/sdk (npm ci), builds linq-sync, starts
-# `linq-sync mock-api` on a free loopback port, runs sdk-check.mjs against it
-# and stops the server. Exit status is the check's: 0 only if all passed.
+# run.sh checks linq-sync against the official TypeScript SDK: it installs
+# the pinned @linqapp/sdk (npm ci); checks that the endpoint probes'
+# signatures verify with the SDK's client.webhooks.unwrap() (probegen, then
+# probe-check.mjs); then builds linq-sync, starts `linq-sync mock-api` on a
+# free loopback port, runs sdk-check.mjs against it and stops the server.
+# Exit status is 0 only if every check passed.
 #
 # LINQ_SYNC_BIN, when set, is used instead of building ./cmd/linq-sync.
 set -euo pipefail
@@ -27,6 +29,10 @@ if ((node_major < 20)); then
 fi
 
 (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+
+echo "run.sh: checking the endpoint probes' signatures with @linqapp/sdk"
+(cd "$root" && go run ./conformance/probegen) >"$tmp/probes.json"
+node "$here/probe-check.mjs" "$tmp/probes.json"
 
 if [[ -n ${LINQ_SYNC_BIN:-} ]]; then
 	bin=$LINQ_SYNC_BIN

@@ -17,6 +17,7 @@ import LinqAPIV3, {
   ConflictError,
   NotFoundError,
 } from '@linqapp/sdk';
+import { check, finish } from './checks.mjs';
 
 const baseURL = process.env.LINQ_API_V3_BASE_URL;
 const apiKey = process.env.LINQ_API_V3_API_KEY;
@@ -57,19 +58,6 @@ function client(opts = {}) {
   return new LinqAPIV3({ baseURL, apiKey, fetch: recordingFetch, timeout: 10_000, ...opts });
 }
 const linq = client();
-
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   - ${name}`);
-  } catch (err) {
-    failed++;
-    console.log(`FAIL - ${name}: ${err?.message ?? err}`);
-  }
-}
 
 // expectAPIError runs fn, which must fail with an SDK error of class cls
 // whose body is exactly the API's envelope for status, code and message.
@@ -303,5 +291,4 @@ await check('cleanup', async () => {
   await linq.webhookSubscriptions.delete(a.id);
 });
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();
