@@ -63,6 +63,11 @@ func reportApply(env Env, file string, rep reconcile.Report, err error) int {
 	if rep.Listed {
 		planfmt.Text(env.Stdout, rep.Plan, planfmt.Options{File: file})
 	}
+	var lost *reconcile.LostSecretsError
+	if errors.As(err, &lost) {
+		writeResult(env.Stdout, rep.Result)
+		return errorf(env, err, lost.Hint())
+	}
 	if err != nil && !errors.Is(err, reconcile.ErrChangesFailed) {
 		return errorf(env, err, hintFor(err))
 	}
@@ -88,16 +93,20 @@ func writeResult(w io.Writer, r apply.Result) {
 	if r.Applied == nil {
 		return
 	}
-	fmt.Fprintf(w, "Applied: %d created, %d updated, %d deleted, %d failed (%d write calls).\n",
-		r.Applied[diff.ActionCreate], r.Applied[diff.ActionUpdate], r.Applied[diff.ActionDelete], len(r.Failures), r.Writes)
+	rotated := ""
+	if n := r.Applied[diff.ActionRotate]; n > 0 {
+		rotated = fmt.Sprintf(", %d rotated", n)
+	}
+	fmt.Fprintf(w, "Applied: %d created, %d updated, %d deleted%s, %d failed (%d write calls).\n",
+		r.Applied[diff.ActionCreate], r.Applied[diff.ActionUpdate], r.Applied[diff.ActionDelete], rotated, len(r.Failures), r.Writes)
 	for _, l := range r.LostSecrets {
 		switch l.Reason {
 		case apply.ReasonCreatedElsewhere:
 			fmt.Fprintf(w, "warning: %q (%s) was created by another writer at the same time; its signing secret is held there, not here.\n", l.Name, l.ID)
 		case apply.ReasonOutcomeUnknown:
-			fmt.Fprintf(w, "warning: SECRET MAY BE LOST: a create of %q may have been applied, and re-listing to confirm it failed. If the next plan shows it in sync, its signing secret was never received: delete and recreate it.\n", l.Name)
+			fmt.Fprintf(w, "warning: SECRET MAY BE LOST: a create of %q may have been applied, and re-listing to confirm it failed. The journal keeps it: if it was created, the next plan shows its secret lost.\n", l.Name)
 		default:
-			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret was never received (%s). Delete and recreate it to get a new one.\n", l.Name, l.ID, l.Reason.Message())
+			fmt.Fprintf(w, "warning: SECRET LOST: %q (%s) exists but its signing secret is not held (%s). Rotate it to get a new one: linq-sync rotate %s.\n", l.Name, l.ID, l.Reason.Message(), l.Name)
 		}
 	}
 }

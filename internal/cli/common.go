@@ -19,7 +19,6 @@ import (
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
-	"github.com/linq-sync/linq-sync/internal/secrets"
 	"github.com/linq-sync/linq-sync/internal/version"
 )
 
@@ -147,14 +146,16 @@ func (f *apiFlags) client(log *slog.Logger, opts ...linq.Option) (*linq.Client, 
 
 // applyFlags are the flags of apply and run.
 type applyFlags struct {
-	secretsDir      string
+	sf              secretFlags
+	rotateLost      bool
 	concurrency     int
 	maxDeletes      int
 	allowMassDelete bool
 }
 
 func (f *applyFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.secretsDir, "secrets-dir", "", "`directory` for the signing secrets of new subscriptions (required when creating)")
+	f.sf.register(fs)
+	fs.BoolVar(&f.rotateLost, "rotate-lost-secrets", false, "rotate every subscription whose signing secret is lost (delete, create, store the new secret)")
 	fs.IntVar(&f.concurrency, "concurrency", 4, "writes in flight at once")
 	fs.IntVar(&f.maxDeletes, "max-deletes", diff.DefaultMaxDeletes, "refuse to delete more than `n` subscriptions in one apply")
 	fs.BoolVar(&f.allowMassDelete, "allow-mass-delete", false, "lift --max-deletes and the refusal to act on a config with no subscriptions")
@@ -185,25 +186,21 @@ func (f *writeFlags) register(fs *flag.FlagSet, env Env) {
 	f.pf.register(fs)
 }
 
-// reconcileOptions opens the secrets directory (checking it is writable
-// before any API call) and assembles the reconcile options.
+// reconcileOptions opens the secret store (apply probes it before the
+// first create) and assembles the reconcile options.
 func (f *applyFlags) reconcileOptions(api *apiFlags, log *slog.Logger) (reconcile.Options, error) {
 	opts := reconcile.Options{
-		AllEnvironments: api.allEnvironments,
-		Rails:           diff.Rails{MaxDeletes: f.maxDeletes, AllowMassDelete: f.allowMassDelete},
-		Apply:           apply.Options{Concurrency: f.concurrency, Logger: log},
-		Logger:          log,
+		AllEnvironments:   api.allEnvironments,
+		Rails:             diff.Rails{MaxDeletes: f.maxDeletes, AllowMassDelete: f.allowMassDelete},
+		Apply:             apply.Options{Concurrency: f.concurrency, Logger: log},
+		RotateLostSecrets: f.rotateLost,
+		Logger:            log,
 	}
-	if f.secretsDir != "" {
-		d, err := secrets.OpenDir(f.secretsDir, secrets.OpenOptions{Warn: log.Warn, Logger: log})
-		if err != nil {
-			return opts, err
-		}
-		if err := d.Probe(context.Background()); err != nil {
-			return opts, err
-		}
-		opts.Apply.Secrets = d
+	store, err := f.sf.open(context.Background(), log, false)
+	if err != nil {
+		return opts, err
 	}
+	opts.Apply.Secrets = store
 	return opts, nil
 }
 
@@ -227,14 +224,19 @@ func loadConfig(env Env, path string) (*config.Config, bool) {
 
 // hintFor turns well-known errors into a hint line.
 func hintFor(err error) string {
-	var safety *diff.SafetyError
+	var (
+		safety *diff.SafetyError
+		lost   *reconcile.LostSecretsError
+	)
 	switch {
 	case linq.IsAuth(err):
 		return "check the API token (LINQ_API_V3_API_KEY or --token-file) and its permissions"
 	case errors.As(err, &safety):
 		return safety.Hint
 	case errors.Is(err, apply.ErrNoSecretStore):
-		return "pass --secrets-dir DIR; each new subscription's secret is written to DIR/<name>.secret"
+		return "pass --secrets-dir DIR (each new subscription's secret is written to DIR/<name>.secret) or --secrets URI"
+	case errors.As(err, &lost):
+		return lost.Hint()
 	}
 	return ""
 }

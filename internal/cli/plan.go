@@ -23,10 +23,12 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		ff fileFlags
 		af apiFlags
 		lf logFlags
+		sf secretFlags
 	)
 	ff.register(fs, env)
 	af.register(fs, env)
 	lf.register(fs)
+	sf.register(fs)
 	output := fs.String("o", "text", "output `format`: text, json, markdown or github")
 	offline := fs.Bool("offline", false, "no API: diff the file against --against (needs no token)")
 	against := fs.String("against", "", "with --offline, the previous version of the `file` to diff against")
@@ -60,7 +62,14 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		if err != nil {
 			return errorf(env, err, hintFor(err))
 		}
-		r := reconcile.New(client, reconcile.Options{AllEnvironments: af.allEnvironments, Logger: log})
+		// The store is read, never written, to show each entry's custody.
+		store, err := sf.open(ctx, log, true)
+		if err != nil {
+			return errorf(env, err, "")
+		}
+		ro := reconcile.Options{AllEnvironments: af.allEnvironments, Logger: log}
+		ro.Apply.Secrets = store
+		r := reconcile.New(client, ro)
 		pr, err := r.Plan(ctx, cfg)
 		var verr *reconcile.ValidationError
 		if errors.As(err, &verr) {
@@ -86,7 +95,8 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	switch {
 	case len(p.Errors) > 0:
 		return ExitError
-	case p.HasChanges():
+	case p.HasChanges(), len(diff.Lost(p.Custody)) > 0:
+		// A lost secret is drift too: only a rotation cures it.
 		return ExitPending
 	}
 	return ExitOK

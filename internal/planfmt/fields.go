@@ -30,7 +30,7 @@ type field struct {
 // "a, b -> c" cannot be misread.
 func fields(c diff.Change, inline bool) []field {
 	switch c.Action {
-	case diff.ActionCreate:
+	case diff.ActionCreate, diff.ActionRotate:
 		active := "true"
 		if !createIsActive(c) {
 			active = "false (created, then deactivated: 2 writes)"

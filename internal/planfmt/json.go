@@ -19,12 +19,23 @@ type jsonPlan struct {
 	Summary       jsonSummary  `json:"summary"`
 	Changes       []jsonChange `json:"changes"`
 	Errors        []jsonError  `json:"errors"`
+	// Custody is empty when no secret store was read.
+	Custody []jsonCustody `json:"custody"`
+}
+
+type jsonCustody struct {
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	Secret string `json:"secret"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail"`
 }
 
 type jsonSummary struct {
 	Create     int `json:"create"`
 	Update     int `json:"update"`
 	Delete     int `json:"delete"`
+	Rotate     int `json:"rotate"`
 	Unmanaged  int `json:"unmanaged"`
 	InSync     int `json:"in_sync"`
 	OutOfScope int `json:"out_of_scope"`
@@ -89,11 +100,15 @@ func JSON(w io.Writer, p diff.Plan, opts Options) error {
 	doc := jsonPlan{
 		FormatVersion: FormatVersion,
 		Summary: jsonSummary{
-			Create: s.Create, Update: s.Update, Delete: s.Delete,
+			Create: s.Create, Update: s.Update, Delete: s.Delete, Rotate: s.Rotate,
 			Unmanaged: s.Unmanaged, InSync: s.InSync, OutOfScope: s.OutOfScope,
 		},
 		Changes: make([]jsonChange, 0, len(p.Changes)),
 		Errors:  make([]jsonError, 0, len(p.Errors)),
+		Custody: make([]jsonCustody, 0, len(p.Custody)),
+	}
+	for _, c := range p.Custody {
+		doc.Custody = append(doc.Custody, jsonCustody{Name: c.Name, ID: c.ID, Secret: string(c.State), Reason: c.Reason, Detail: c.Detail})
 	}
 	for _, c := range p.Changes {
 		jc := jsonChange{
@@ -117,7 +132,7 @@ func JSON(w io.Writer, p diff.Plan, opts Options) error {
 			}
 			jc.Fields = append(jc.Fields, jf)
 		}
-		if c.Action == diff.ActionCreate {
+		if c.Action == diff.ActionCreate || c.Action == diff.ActionRotate {
 			jc.Create = &jsonSubscription{
 				TargetURL:        c.Create.TargetURL,
 				SubscribedEvents: nonNil(c.Create.SubscribedEvents),

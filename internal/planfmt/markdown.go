@@ -27,9 +27,15 @@ func Markdown(w io.Writer, p diff.Plan, opts Options) error {
 	} else {
 		ew.printf("### linq-sync plan\n\n")
 	}
-	ew.printf("| create | update | delete | unmanaged | in sync |\n")
-	ew.printf("|---:|---:|---:|---:|---:|\n")
-	ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+	if s.Rotate > 0 {
+		ew.printf("| create | update | delete | rotate | unmanaged | in sync |\n")
+		ew.printf("|---:|---:|---:|---:|---:|---:|\n")
+		ew.printf("| %d | %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Rotate, s.Unmanaged, s.InSync)
+	} else {
+		ew.printf("| create | update | delete | unmanaged | in sync |\n")
+		ew.printf("|---:|---:|---:|---:|---:|\n")
+		ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+	}
 
 	if len(p.Errors) > 0 {
 		ew.printf("**%s**\n\n", errorsLine(len(p.Errors)))
@@ -42,6 +48,10 @@ func Markdown(w io.Writer, p diff.Plan, opts Options) error {
 			lines = append(lines, fmt.Sprintf("! error %s%s: %s", clean(e.Name), loc, clean(e.Message)))
 		}
 		fenced(ew, "text", lines)
+	}
+	if lost := lostLines(p); len(lost) > 0 {
+		ew.printf("**%d %s lost: deliveries to %s cannot be verified.**\n\n", len(diff.Lost(p.Custody)), plural(len(diff.Lost(p.Custody)), "signing secret", "signing secrets"), plural(len(diff.Lost(p.Custody)), "it", "them"))
+		fenced(ew, "text", lost)
 	}
 	for _, c := range p.Changes {
 		ew.printf("<details><summary>%s</summary>\n\n", mdSummary(c, opts))
@@ -73,6 +83,8 @@ func mdSummary(c diff.Change, opts Options) string {
 		return "<b>~ update</b> " + code(c.Name) + " (" + code(c.ID) + "): " + html.EscapeString(clean(strings.Join(fields, ", ")))
 	case diff.ActionDelete:
 		return "<b>- delete</b> " + code(c.TargetURL) + " (" + code(c.ID) + ")"
+	case diff.ActionRotate:
+		return "<b>± rotate</b> " + code(c.Name) + " (" + code(c.ID) + ") " + code(c.TargetURL)
 	case diff.ActionUnmanaged:
 		return "<b>? unmanaged</b> " + code(c.TargetURL) + " (" + code(c.ID) + ") — left alone (policy " + html.EscapeString(string(opts.policy())) + ")"
 	default:
@@ -88,7 +100,7 @@ func mdDiff(c diff.Change) []string {
 	// removes, what an unmanaged subscription keeps.
 	sign := "  "
 	switch c.Action {
-	case diff.ActionCreate:
+	case diff.ActionCreate, diff.ActionRotate:
 		sign = "+ "
 	case diff.ActionDelete:
 		sign = "- "
@@ -111,6 +123,9 @@ func mdDiff(c diff.Change) []string {
 		default:
 			lines = append(lines, "- "+f.name+": "+f.old, "+ "+f.name+": "+f.new)
 		}
+	}
+	if c.Action == diff.ActionRotate {
+		lines = append(lines, "# note: "+rotateNote)
 	}
 	for _, n := range c.Notes {
 		lines = append(lines, "# note: "+clean(n))

@@ -127,6 +127,8 @@ func header(c diff.Change, opts Options) string {
 		return fmt.Sprintf("~ update %s (%s)", clean(c.Name), clean(c.ID))
 	case diff.ActionDelete:
 		return fmt.Sprintf("- delete %s (%s)", clean(c.TargetURL), clean(c.ID))
+	case diff.ActionRotate:
+		return fmt.Sprintf("± rotate %s (%s)  %s", clean(c.Name), clean(c.ID), clean(c.TargetURL))
 	case diff.ActionUnmanaged:
 		return fmt.Sprintf("? unmanaged %s (%s) — left alone (policy %s)", clean(c.TargetURL), clean(c.ID), opts.policy())
 	default:
@@ -138,7 +140,7 @@ func header(c diff.Change, opts Options) string {
 // in the text and GitHub renderers: a create's and an update's fields, one
 // line each.
 func details(c diff.Change) []string {
-	if c.Action != diff.ActionCreate && c.Action != diff.ActionUpdate {
+	if c.Action != diff.ActionCreate && c.Action != diff.ActionUpdate && c.Action != diff.ActionRotate {
 		return nil
 	}
 	fs := fields(c, true)
@@ -176,7 +178,33 @@ func summaryLine(s diff.Summary, p diff.Plan) string {
 	if !p.HasChanges() && s.Unmanaged == 0 && len(p.Errors) == 0 {
 		return fmt.Sprintf("No changes. %d %s in sync.", s.InSync, plural(s.InSync, "subscription", "subscriptions"))
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete, %d unmanaged, %d in sync.", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+	rotate := ""
+	if s.Rotate > 0 {
+		rotate = fmt.Sprintf(" %d to rotate,", s.Rotate)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete,%s %d unmanaged, %d in sync.", s.Create, s.Update, s.Delete, rotate, s.Unmanaged, s.InSync)
+}
+
+// rotateNote explains a rotation under its header.
+const rotateNote = "deleted, then created again as declared, so that a fresh signing secret is held; the receiver gets no deliveries between the two calls"
+
+// lostLines are the "! secret lost" lines of p's custody, each with what
+// was found and, unless the plan rotates it, the cure.
+func lostLines(p diff.Plan) []string {
+	rotating := map[string]bool{}
+	for _, c := range p.Changes {
+		if c.Action == diff.ActionRotate {
+			rotating[c.Name] = true
+		}
+	}
+	var out []string
+	for _, c := range diff.Lost(p.Custody) {
+		out = append(out, fmt.Sprintf("! secret lost %s (%s): %s", clean(c.Name), clean(c.ID), clean(c.Detail)))
+		if !rotating[c.Name] {
+			out = append(out, fmt.Sprintf("  hint: deliveries to it cannot be verified; rotate it: linq-sync rotate %s, or apply with --rotate-lost-secrets", clean(c.Name)))
+		}
+	}
+	return out
 }
 
 // outOfScopeLine mentions the subscriptions of other environments.

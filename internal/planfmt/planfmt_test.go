@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
@@ -121,6 +122,32 @@ var plans = []struct {
 	{"full", fullPlan, Options{File: file, Policy: config.PolicyUpsertOnly}},
 	{"in-sync", inSyncPlan, Options{File: file}},
 	{"hostile", hostilePlan, Options{File: "dir,with:odd%chars/subs.yaml"}},
+	{"custody", custodyPlan, Options{File: file}},
+}
+
+// custodyPlan has a secret held, one unknown, one lost and left, and one
+// lost and rotated.
+func custodyPlan() diff.Plan {
+	desired := []config.Subscription{
+		sub("held", "", "https://a.example.com/held", 5, "message.received"),
+		sub("adopted", "", "https://a.example.com/adopted", 9, "message.received"),
+		sub("killed", "", "https://a.example.com/killed", 13, "message.received"),
+		sub("moved", "", "https://a.example.com/moved", 17, "message.sent"),
+	}
+	remotes := []linq.Subscription{
+		remote("11111111-0000-4000-8000-000000000000", "https://a.example.com/held", "message.received"),
+		remote("22222222-0000-4000-8000-000000000000", "https://a.example.com/adopted", "message.received"),
+		remote("33333333-0000-4000-8000-000000000000", "https://a.example.com/killed", "message.received"),
+		remote("44444444-0000-4000-8000-000000000000", "https://a.example.com/moved", "message.sent"),
+	}
+	p := diff.Compute(desired, remotes, diff.Options{})
+	p.Custody = diff.AssessCustody(p.Matched, map[string]diff.Held{
+		"held":   {SubscriptionID: "11111111-0000-4000-8000-000000000000", Verified: true},
+		"killed": {PendingSince: time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)},
+		"moved":  {SubscriptionID: "99999999-0000-4000-8000-000000000000", Verified: true},
+	})
+	p, _ = diff.Rotate(p, []string{"moved"})
+	return p
 }
 
 func TestGolden(t *testing.T) {
@@ -223,8 +250,8 @@ func TestJSONKeysAlwaysPresentAndArraysNeverNull(t *testing.T) {
 						requireArray(t, k+".phone_numbers", s["phone_numbers"])
 					}
 				}
-				if (cm["action"] == "create") != (cm["create"] != nil) {
-					t.Errorf("change %v: create must be set exactly for creates", cm["action"])
+				if (cm["action"] == "create" || cm["action"] == "rotate") != (cm["create"] != nil) {
+					t.Errorf("change %v: create must be set exactly for creates and rotations", cm["action"])
 				}
 			}
 			for _, e := range requireArray(t, "errors", doc["errors"]) {

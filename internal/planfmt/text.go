@@ -14,17 +14,24 @@ func Text(w io.Writer, p diff.Plan, opts Options) error {
 	for _, e := range p.Errors {
 		ew.printf("! error %s: %s\n", clean(e.Name), clean(e.Message))
 	}
+	lost := lostLines(p)
+	for _, l := range lost {
+		ew.printf("%s\n", l)
+	}
 	for _, c := range p.Changes {
 		ew.printf("%s\n", header(c, opts))
 		for _, l := range details(c) {
 			ew.printf("  %s\n", l)
+		}
+		if c.Action == diff.ActionRotate {
+			ew.printf("  note: %s\n", rotateNote)
 		}
 		for _, n := range c.Notes {
 			ew.printf("  note: %s\n", clean(n))
 		}
 	}
 	s := p.Summary()
-	if len(p.Errors) > 0 || len(p.Changes) > 0 {
+	if len(p.Errors) > 0 || len(p.Changes) > 0 || len(lost) > 0 {
 		ew.printf("\n")
 	}
 	if s.OutOfScope > 0 {

@@ -26,7 +26,8 @@ import (
 // no dots (the config allows none), so these files cannot collide.
 type Dir struct {
 	journal
-	mu sync.Mutex
+	mu       sync.Mutex
+	readOnly bool
 }
 
 // journal is a directory of NAME.json records and intents. The dir store
@@ -49,6 +50,9 @@ const tmpMark = ".tmp-"
 func OpenDir(path string, opts OpenOptions) (*Dir, error) {
 	if path == "" {
 		return nil, errors.New("no secrets directory given")
+	}
+	if opts.ReadOnly {
+		return openDirReadOnly(path, opts)
 	}
 	if err := os.MkdirAll(path, 0o700); err != nil {
 		return nil, fmt.Errorf("secrets directory: %w", err)
@@ -81,6 +85,22 @@ func OpenDir(path string, opts OpenOptions) (*Dir, error) {
 	return d, nil
 }
 
+// openDirReadOnly opens path to read: a missing directory holds nothing,
+// and one open to others is only warned about.
+func openDirReadOnly(path string, opts OpenOptions) (*Dir, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("secrets directory: %w", err)
+	case !fi.IsDir():
+		return nil, fmt.Errorf("secrets directory %q is not a directory", path)
+	case fi.Mode().Perm()&0o077 != 0 && opts.Warn != nil:
+		opts.Warn("secrets directory is open to other users; apply and run tighten it to 0700", "dir", path, "mode", fmt.Sprintf("%04o", fi.Mode().Perm()))
+	}
+	return &Dir{journal: journal{path: path}, readOnly: true}, nil
+}
+
 func openDirURI(_ context.Context, arg string, opts OpenOptions) (Store, error) {
 	return OpenDir(arg, opts)
 }
@@ -96,6 +116,9 @@ func (j journal) metaPath(name string) string { return filepath.Join(j.path, nam
 // Probe writes, fsyncs and removes a file of ProbeSize bytes, so that a
 // full or read-only filesystem is found before any create, not after.
 func (d *Dir) Probe(context.Context) error {
+	if d.readOnly {
+		return ErrReadOnly
+	}
 	f, err := os.CreateTemp(d.path, ".probe"+tmpMark+"*")
 	if err != nil {
 		return fmt.Errorf("secrets directory %q cannot take a secret: %w", d.path, err)
@@ -121,6 +144,9 @@ func (d *Dir) Probe(context.Context) error {
 // Intend records in NAME.json that a create is about to be made, keeping
 // the record of any secret the name holds.
 func (d *Dir) Intend(_ context.Context, in Intent) error {
+	if d.readOnly {
+		return ErrReadOnly
+	}
 	if err := CheckName(in.Name); err != nil {
 		return err
 	}
@@ -140,6 +166,9 @@ func (d *Dir) Intend(_ context.Context, in Intent) error {
 // Abandon clears the intent in NAME.json, removing the file when it then
 // holds nothing.
 func (d *Dir) Abandon(_ context.Context, name string) error {
+	if d.readOnly {
+		return ErrReadOnly
+	}
 	if err := CheckName(name); err != nil {
 		return err
 	}
@@ -161,6 +190,9 @@ func (d *Dir) Abandon(_ context.Context, name string) error {
 // whose fingerprint the file does not match: a loss the next plan sees,
 // never a secret silently attributed to the wrong subscription.
 func (d *Dir) Put(_ context.Context, rec Record, secret string, keep Keep) error {
+	if d.readOnly {
+		return ErrReadOnly
+	}
 	if err := CheckName(rec.Name); err != nil {
 		return err
 	}
@@ -221,6 +253,9 @@ func (d *Dir) Load(context.Context) (map[string]Entry, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	des, err := os.ReadDir(d.path)
+	if d.readOnly && errors.Is(err, fs.ErrNotExist) {
+		return map[string]Entry{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read secrets directory: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -55,8 +56,10 @@ func OpenExec(command, stateDir string, opts OpenOptions) (*Exec, error) {
 	if stateDir == "" {
 		return nil, errors.New("--secrets exec: needs --state-dir, where linq-sync journals the creates whose secrets it hands to the program")
 	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("state directory: %w", err)
+	if !opts.ReadOnly {
+		if err := os.MkdirAll(stateDir, 0o700); err != nil {
+			return nil, fmt.Errorf("state directory: %w", err)
+		}
 	}
 	j := journal{path: stateDir}
 	log := opts.Logger
@@ -157,6 +160,9 @@ func (e *Exec) Load(context.Context) (map[string]Entry, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	des, err := os.ReadDir(e.journal.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return map[string]Entry{}, nil
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read state directory: %w", err)
 	}

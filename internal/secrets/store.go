@@ -140,7 +140,13 @@ type OpenOptions struct {
 	// Logger receives what stores report as they work (an exec program's
 	// standard error); nil discards.
 	Logger *slog.Logger
+	// ReadOnly opens the store only to read what it holds, as plan does:
+	// nothing is created, tightened or repaired, and writes fail.
+	ReadOnly bool
 }
+
+// ErrReadOnly is returned by the writes of a store opened ReadOnly.
+var ErrReadOnly = errors.New("secret store opened read-only")
 
 var openers = map[string]Opener{
 	"dir":  openDirURI,
