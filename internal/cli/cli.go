@@ -41,6 +41,7 @@ func commands() []command {
 		{"validate", "check a subscriptions file offline", runValidate},
 		{"plan", "show what apply would change (exit 2 when changes are pending)", runPlan},
 		{"apply", "make the account match the file", runApply},
+		{"rotate", "replace the named subscriptions so that a fresh signing secret is held", runRotate},
 		{"run", "keep the account matching the file (daemon)", runDaemon},
 		{"export", "print the account's subscriptions as a config file", runExport},
 		{"schema", "print the JSON Schema of the config file", runSchema},

@@ -240,6 +240,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 		}
 		return rep, nil
 	}
+	return r.execute(ctx, rep)
+}
+
+// execute applies rep's plan, which passed the safety rails, and reports.
+func (r *Reconciler) execute(ctx context.Context, rep Report) (Report, error) {
+	pr := rep.PlanResult
 	ao := r.opts.Apply
 	ao.Held = pr.Held
 	live := make(map[string]bool, len(pr.Remote))
@@ -260,6 +266,70 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 		return rep, &LostSecretsError{Lost: lost}
 	}
 	return rep, nil
+}
+
+// Rotate replaces the named entries' subscriptions so that a fresh secret
+// is held for each, and changes nothing else: the rest of the plan is
+// left for apply. Names the plan does not match to a subscription are
+// refused before any write, as are plans with entry errors.
+func (r *Reconciler) Rotate(ctx context.Context, cfg *config.Config, names []string) (Report, error) {
+	if r.opts.Apply.Secrets == nil {
+		return Report{}, apply.ErrNoSecretStore
+	}
+	pr, err := r.Plan(ctx, cfg)
+	rep := Report{PlanResult: pr}
+	if err != nil {
+		return rep, err
+	}
+	if len(pr.Plan.Errors) > 0 {
+		return rep, &PlanErrors{Errors: pr.Plan.Errors}
+	}
+	// Drop every change, and any rotation the options added, then rotate
+	// exactly the names given.
+	only := pr.Plan
+	only.Changes = nil
+	for _, c := range pr.Plan.Changes {
+		if c.Action == diff.ActionUnmanaged {
+			only.Changes = append(only.Changes, c)
+		}
+	}
+	only.InSync = len(only.Matched)
+	// Custody is reported for the names rotated only: other losses are
+	// apply's to report.
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	only.Custody = nil
+	for _, c := range pr.Plan.Custody {
+		if want[c.Name] {
+			only.Custody = append(only.Custody, c)
+		}
+	}
+	rotated, unknown := diff.Rotate(only, names)
+	if len(unknown) > 0 {
+		return rep, fmt.Errorf("cannot rotate %s: no subscription of the account matches %s in %s", quoteList(unknown), plural(len(unknown), "that entry", "those entries"), cfg.Path)
+	}
+	rep.Plan = rotated
+	if err := diff.CheckSafety(rotated, len(cfg.Subscriptions), r.opts.Rails); err != nil {
+		return rep, err
+	}
+	return r.execute(ctx, rep)
+}
+
+func quoteList(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Missing returns the managed subscriptions whose signing secret is lost
