@@ -3,6 +3,8 @@ package reconcile_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/secrets"
 )
@@ -292,4 +295,54 @@ func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {
 		}
 	}
 	return true
+}
+
+// TestRotationLeavesAGapNotAnOverlap checks what the receiver sees during
+// a rotation: the old subscription is deleted before the new one is
+// created (target URLs are unique), so the two never exist at once. The
+// gap it logs is the figure in README.md, with 20 ms of latency per call.
+func TestRotationLeavesAGapNotAnOverlap(t *testing.T) {
+	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
+	var (
+		mu               sync.Mutex
+		deleted, created time.Time
+		createStarted    time.Time
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		fake.ServeHTTP(w, r)
+		mu.Lock()
+		defer mu.Unlock()
+		switch r.Method {
+		case http.MethodDelete:
+			deleted = time.Now()
+		case http.MethodPost:
+			createStarted, created = start, time.Now()
+		}
+	}))
+	t.Cleanup(srv.Close)
+	client, err := linq.NewClient(srv.URL, "t0ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sd, err := secrets.OpenDir(t.TempDir(), secrets.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := reconcile.New(client, reconcile.Options{Rails: diff.DefaultRails(), Apply: apply.Options{Secrets: sd}})
+	ctx := context.Background()
+	cfg := parse(t, twoEntries)
+	if _, err := r.Reconcile(ctx, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	fake.SetLatency(20 * time.Millisecond)
+	if _, err := r.Rotate(ctx, cfg, []string{"crm"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if deleted.IsZero() || created.IsZero() || createStarted.Before(deleted) {
+		t.Fatalf("the create started at %v, before the delete finished at %v: the two could overlap", createStarted, deleted)
+	}
+	t.Logf("rotation gap (delete answered → new subscription created) at 20 ms per call: %v", created.Sub(deleted).Round(time.Millisecond))
 }

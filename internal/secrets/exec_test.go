@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,4 +113,47 @@ func TestExecProbeIsADryRunAndATimeoutIsAFailure(t *testing.T) {
 
 func testLogger(w *strings.Builder) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// TestExecRecipeToFilesStoresAndRotates runs the README's tested recipe,
+// examples/secret-programs/to-files.sh, through the exec store.
+func TestExecRecipeToFilesStoresAndRotates(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("jq is missing; .ci/run installs it")
+		}
+		t.Skip("jq is not installed")
+	}
+	prog, err := filepath.Abs("../../examples/secret-programs/to-files.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	e, err := OpenExec(prog+" "+out, t.TempDir(), OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Probe(ctx); err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	if err := e.Put(ctx, rec("crm", "sub-1"), "whsec_one", KeepNone); err != nil {
+		t.Fatal(err)
+	}
+	r := rec("crm", "sub-2")
+	r.PreviousSubscriptionID = "sub-1"
+	if err := e.Put(ctx, r, "whsec_two", KeepPrevious); err != nil {
+		t.Fatal(err)
+	}
+	for file, want := range map[string]string{"crm": "whsec_two", "crm.previous": "whsec_one"} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil || string(b) != want {
+			t.Errorf("%s = %q, %v; want %q", file, b, err, want)
+		}
+	}
+	if got := files(t, out); len(got) != 2 {
+		t.Errorf("files = %v, want crm and crm.previous only", got)
+	}
+	if err := e.Put(ctx, rec("../evil", "x"), "whsec_x", KeepNone); err == nil {
+		t.Error("a path name was accepted")
+	}
 }
