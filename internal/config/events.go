@@ -59,9 +59,9 @@ func CheckEventTypes(cfg *Config, known []string) Diagnostics {
 			if set[ev] {
 				continue
 			}
-			pos, ok := s.FieldPos[fmt.Sprintf("subscribed_events[%d]", j)]
-			if !ok {
-				pos = s.Pos
+			pos := s.Pos
+			if j < len(s.FieldPos.Events) {
+				pos = s.FieldPos.Events[j]
 			}
 			ds = append(ds, Diagnostic{
 				File:     cfg.Path,

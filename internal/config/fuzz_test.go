@@ -47,7 +47,7 @@ func FuzzParse(f *testing.F) {
 			if s.PhoneNumbers != nil && len(s.PhoneNumbers) == 0 {
 				t.Fatalf("entry %d: empty phone_numbers must be nil", i)
 			}
-			if _, ok := s.FieldPos["name"]; !ok {
+			if s.FieldPos.Name == (Position{}) {
 				t.Fatalf("entry %d: no position for name", i)
 			}
 		}

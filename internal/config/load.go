@@ -101,6 +101,7 @@ type parser struct {
 	diags   Diagnostics
 	dropped *Diagnostic // the first diagnostic over maxReported
 	nDrop   int
+	items   []item // scratch for strList
 }
 
 func (p *parser) add(line, col int, path string, sev Severity, msg string) {
@@ -115,14 +116,14 @@ func (p *parser) add(line, col int, path string, sev Severity, msg string) {
 	p.diags = append(p.diags, d)
 }
 
-func (p *parser) errorf(n *yaml.Node, path, format string, args ...any) {
+func (p *parser) errorf(n *yaml.Node, at loc, format string, args ...any) {
 	line, col := nodePos(n)
-	p.add(line, col, path, SeverityError, fmt.Sprintf(format, args...))
+	p.add(line, col, at.String(), SeverityError, fmt.Sprintf(format, args...))
 }
 
-func (p *parser) warnf(n *yaml.Node, path, format string, args ...any) {
+func (p *parser) warnf(n *yaml.Node, at loc, format string, args ...any) {
 	line, col := nodePos(n)
-	p.add(line, col, path, SeverityWarning, fmt.Sprintf(format, args...))
+	p.add(line, col, at.String(), SeverityWarning, fmt.Sprintf(format, args...))
 }
 
 // result returns the diagnostics in file order.
@@ -334,10 +335,10 @@ func (p *parser) checkAliases(root *yaml.Node) bool {
 			switch {
 			case e.cyclic != nil:
 				bad = e.cyclic
-				p.errorf(bad, "", "alias *%s refers to a value that contains it", clip(bad.Value))
+				p.errorf(bad, loc{}, "alias *%s refers to a value that contains it", clip(bad.Value))
 			case total > MaxAliasExpansion:
 				bad = n
-				p.errorf(n, "", "aliases expand the document by more than %d nodes (is this a \"billion laughs\" file?)", MaxAliasExpansion)
+				p.errorf(n, loc{}, "aliases expand the document by more than %d nodes (is this a \"billion laughs\" file?)", MaxAliasExpansion)
 			}
 			return
 		}

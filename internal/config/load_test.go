@@ -67,7 +67,7 @@ subscriptions:
 		t.Errorf("policy: got %q, want the upsert-only default", cfg.Policy)
 	}
 	got := cfg.Subscriptions[0]
-	got.Pos, got.FieldPos = Position{}, nil
+	got.Pos, got.FieldPos = Position{}, FieldPositions{}
 	want := Subscription{
 		Name:             "a",
 		ID:               "2f1c6a8e-4b3d-4e5f-8a9b-0c1d2e3f4a5b",
@@ -116,16 +116,15 @@ subscriptions:
 	if s.Pos != (Position{4, 5}) {
 		t.Errorf("Pos: got %v, want {4 5}", s.Pos)
 	}
-	want := map[string]Position{
-		"name":                 {4, 11},
-		"id":                   {5, 9},
-		"target_url":           {6, 17},
-		"subscribed_events":    {8, 7},
-		"subscribed_events[0]": {8, 9},
-		"subscribed_events[1]": {9, 9},
-		"phone_numbers":        {10, 20},
-		"phone_numbers[0]":     {10, 21},
-		"is_active":            {11, 16},
+	want := FieldPositions{
+		Name:             Position{4, 11},
+		ID:               Position{5, 9},
+		TargetURL:        Position{6, 17},
+		SubscribedEvents: Position{8, 7},
+		Events:           []Position{{8, 9}, {9, 9}},
+		PhoneNumbers:     Position{10, 20},
+		Phones:           []Position{{10, 21}},
+		IsActive:         Position{11, 16},
 	}
 	if !reflect.DeepEqual(s.FieldPos, want) {
 		t.Errorf("FieldPos:\n got %v\nwant %v", s.FieldPos, want)
@@ -470,5 +469,17 @@ func TestParseAcceptsWindowsLineEndingsAndByteOrderMark(t *testing.T) {
 				t.Errorf("target_url: got %q", got)
 			}
 		})
+	}
+}
+
+func TestRotateLostSecretsIsABooleanAtTopLevel(t *testing.T) {
+	const base = "version: 1\nsubscriptions: []\n"
+	cfg, diags := Parse("s.yaml", []byte(base+"rotate_lost_secrets: true\n"))
+	if diags.HasErrors() || !cfg.RotateLostSecrets {
+		t.Fatalf("rotate_lost_secrets: true gave %v, %v", cfg, diags)
+	}
+	_, diags = Parse("s.yaml", []byte(base+"rotate_lost_secrets: sometimes\n"))
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "s.yaml:3:22: rotate_lost_secrets: must be a boolean") {
+		t.Errorf("a non-boolean gave %q, want its position and field", diags.Error())
 	}
 }

@@ -7,7 +7,10 @@
 // as entries, converted by its caller.
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Policy says what happens to remote subscriptions that no entry matches.
 type Policy string
@@ -58,11 +61,26 @@ type Subscription struct {
 	IsActive     bool
 
 	// Pos is where the entry starts; FieldPos holds the position of each key
-	// that was present ("name", "target_url", "subscribed_events[2]", ...),
-	// taken from its value (for a list, the list's start), which is where a
-	// problem with the field is reported.
+	// that was present, taken from its value (for a list, the list's start),
+	// which is where a problem with the field is reported.
 	Pos      Position
-	FieldPos map[string]Position
+	FieldPos FieldPositions
+}
+
+// FieldPositions is where the fields of one entry were written. A key that
+// was absent has the zero Position.
+type FieldPositions struct {
+	Name, ID, TargetURL, SubscribedEvents, PhoneNumbers, IsActive Position
+	// Events[i] is where subscribed_events[i] was written, and Phones[i]
+	// phone_numbers[i], counting every item as written.
+	Events, Phones []Position
+}
+
+// Clone returns a copy of f that shares no memory with it.
+func (f FieldPositions) Clone() FieldPositions {
+	f.Events = slices.Clone(f.Events)
+	f.Phones = slices.Clone(f.Phones)
+	return f
 }
 
 // Severity grades a Diagnostic.

@@ -3,7 +3,6 @@ package diff
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -504,7 +503,7 @@ func cloneDesired(d *config.Subscription) *config.Subscription {
 	c := *d
 	c.SubscribedEvents = slices.Clone(d.SubscribedEvents)
 	c.PhoneNumbers = slices.Clone(d.PhoneNumbers)
-	c.FieldPos = maps.Clone(d.FieldPos)
+	c.FieldPos = d.FieldPos.Clone()
 	return &c
 }
 

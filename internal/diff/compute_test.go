@@ -446,7 +446,7 @@ func TestComputeIsDeterministicAndDoesNotMutateInputs(t *testing.T) {
 	for i := range desired {
 		if i%7 == 0 {
 			desired[i].SubscribedEvents = []string{"message.sent", "message.received"} // unsorted
-			desired[i].FieldPos = map[string]config.Position{"name": {Line: i + 1, Col: 3}}
+			desired[i].FieldPos = config.FieldPositions{Name: config.Position{Line: i + 1, Col: 3}, Events: []config.Position{{Line: i + 1, Col: 5}}}
 		}
 	}
 	// Add the hard cases: errors, out of scope, notes.
@@ -476,8 +476,8 @@ func TestComputeIsDeterministicAndDoesNotMutateInputs(t *testing.T) {
 		if c.Desired != nil && len(c.Desired.SubscribedEvents) > 0 {
 			c.Desired.SubscribedEvents[0] = "changed"
 		}
-		if c.Desired != nil && c.Desired.FieldPos != nil {
-			c.Desired.FieldPos["x"] = config.Position{}
+		if c.Desired != nil && len(c.Desired.FieldPos.Events) > 0 {
+			c.Desired.FieldPos.Events[0] = config.Position{}
 		}
 		if c.Current != nil && len(c.Current.SubscribedEvents) > 0 {
 			c.Current.SubscribedEvents[0] = "changed"

@@ -90,6 +90,8 @@ type PlanResult struct {
 // cached) and returns a *ValidationError when one is unknown.
 func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, error) {
 	var res PlanResult
+	list := r.startList(ctx) // in flight while the event types are read
+	defer list.stop()
 	known, from, err := r.eventTypes(ctx)
 	if err != nil {
 		return res, err
@@ -103,7 +105,7 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 			res.Warnings = append(res.Warnings, d)
 		}
 	}
-	remote, err := r.api.List(ctx)
+	remote, err := list.wait()
 	if err != nil {
 		return res, err // the client's error already names the call
 	}
@@ -147,6 +149,39 @@ func Custody(held map[string]secrets.Entry) map[string]diff.Held {
 		out[name] = h
 	}
 	return out
+}
+
+// pendingList is a List call running in its own goroutine.
+type pendingList struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	subs   []linq.Subscription
+	err    error
+}
+
+// startList starts listing the account, so that a plan costs one round
+// trip rather than two: the list does not depend on the event types.
+func (r *Reconciler) startList(ctx context.Context) *pendingList {
+	ctx, cancel := context.WithCancel(ctx)
+	l := &pendingList{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(l.done)
+		l.subs, l.err = r.api.List(ctx)
+	}()
+	return l
+}
+
+// wait returns the list's result.
+func (l *pendingList) wait() ([]linq.Subscription, error) {
+	<-l.done
+	return l.subs, l.err
+}
+
+// stop cancels the list if it is still running and waits for it, so that
+// no call outlives the plan that made it.
+func (l *pendingList) stop() {
+	l.cancel()
+	<-l.done
 }
 
 // eventTypes returns the event types to check a config against and where

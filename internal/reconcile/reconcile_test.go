@@ -288,3 +288,103 @@ func TestReconcileDoesNotFallBackOnAuthErrors(t *testing.T) {
 		t.Fatalf("err = %v, want ErrUnauthorized", err)
 	}
 }
+
+// barrierAPI holds EventTypes and List until both have arrived, so a plan
+// that asks for one after the other never gets an answer (each call gives
+// up after a deadline and fails).
+type barrierAPI struct {
+	linq.API
+	arrived  sync.WaitGroup
+	deadline time.Duration
+}
+
+func newBarrierAPI() *barrierAPI {
+	a := &barrierAPI{deadline: 10 * time.Second}
+	a.arrived.Add(2)
+	return a
+}
+
+func (a *barrierAPI) meet(ctx context.Context, what string) error {
+	a.arrived.Done()
+	both := make(chan struct{})
+	go func() { a.arrived.Wait(); close(both) }()
+	select {
+	case <-both:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(a.deadline):
+		return errors.New(what + ": the other call never arrived")
+	}
+}
+
+func (a *barrierAPI) EventTypes(ctx context.Context) ([]string, error) {
+	if err := a.meet(ctx, "event types"); err != nil {
+		return nil, err
+	}
+	return []string{"custom.event"}, nil
+}
+
+func (a *barrierAPI) List(ctx context.Context) ([]linq.Subscription, error) {
+	if err := a.meet(ctx, "list"); err != nil {
+		return nil, err
+	}
+	return []linq.Subscription{{ID: "1", TargetURL: "https://x.example.com/a", SubscribedEvents: []string{"custom.event"}, IsActive: true}}, nil
+}
+
+func TestPlanAsksForEventTypesAndTheListAtOnce(t *testing.T) {
+	api := newBarrierAPI()
+	res, err := reconcile.New(api, reconcile.Options{}).Plan(context.Background(), parse(t, customDoc))
+	if err != nil {
+		t.Fatalf("plan: %v", err)
+	}
+	if !res.Listed || len(res.Remote) != 1 {
+		t.Errorf("listed = %v, remote = %v, want the one subscription", res.Listed, res.Remote)
+	}
+	if res.Plan.HasChanges() {
+		t.Errorf("plan has changes: %+v", res.Plan)
+	}
+}
+
+func TestReconcileAsksForEventTypesAndTheListAtOnce(t *testing.T) {
+	api := newBarrierAPI()
+	rep, err := reconcile.New(api, reconcile.Options{Rails: diff.DefaultRails()}).Reconcile(context.Background(), parse(t, customDoc), false)
+	if err != nil {
+		t.Fatalf("reconcile: %v", err)
+	}
+	if !rep.Applied || rep.Pending() != (diff.Summary{}) {
+		t.Errorf("applied = %v, pending = %+v, want an applied empty plan", rep.Applied, rep.Pending())
+	}
+}
+
+// authAPI refuses the event types and holds the list until it is
+// cancelled.
+type authAPI struct {
+	linq.API
+	listDone chan error
+}
+
+func (a *authAPI) EventTypes(context.Context) ([]string, error) { return nil, linq.ErrUnauthorized }
+
+func (a *authAPI) List(ctx context.Context) ([]linq.Subscription, error) {
+	<-ctx.Done()
+	a.listDone <- ctx.Err()
+	return nil, ctx.Err()
+}
+
+func TestPlanCancelsTheListAndWaitsForItWhenEventTypesFail(t *testing.T) {
+	api := &authAPI{listDone: make(chan error, 1)}
+	_, err := reconcile.New(api, reconcile.Options{}).Plan(context.Background(), parse(t, customDoc))
+	if !errors.Is(err, linq.ErrUnauthorized) {
+		t.Fatalf("err = %v, want ErrUnauthorized", err)
+	}
+	// The list returned before Plan did: its result is already there.
+	select {
+	case lerr := <-api.listDone:
+		if !errors.Is(lerr, context.Canceled) {
+			t.Errorf("list ended with %v, want context.Canceled", lerr)
+		}
+	default:
+		t.Fatal("the list was still running after Plan returned")
+	}
+}

@@ -6,6 +6,13 @@
 // inotify queue overflow). It does not parse or load the file: it only says
 // "look again", and only when the content hash or the resolved symlink
 // target differs from the last one it reported.
+//
+// Only events for the file's own name, its resolved target and the
+// directory's `..data` link count; every other name in the directory (an
+// editor's swap file, a log file) is ignored. An atomic replace (a rename
+// onto the name, a new symlink, the `..data` swap) is complete when it
+// happens and is examined at once; other events (in-place writes, which
+// may be half done) are debounced.
 package watch
 
 import (
@@ -35,9 +42,9 @@ const maxDelayFactor = 8
 
 // Options tune a Watcher. The zero value is usable.
 type Options struct {
-	// Debounce is how long the directory must be quiet before the file is
-	// examined; a burst of events gives one examination. 0 means
-	// DefaultDebounce.
+	// Debounce is how long the file must be quiet after an in-place write
+	// (or any event other than an atomic replace) before it is examined; a
+	// burst of events gives one examination. 0 means DefaultDebounce.
 	Debounce time.Duration
 	// PollInterval is how often the file is re-examined even without
 	// events, as a fallback for lost events. 0 means DefaultPollInterval;
@@ -179,6 +186,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 	defer debounce.Stop()
 	var burstStart time.Time // zero while no check is pending
 	maxDelay := w.opts.Debounce * maxDelayFactor
+	var prev fsnotify.Event // the event before this one, whatever its name
 
 	for {
 		var events <-chan fsnotify.Event
@@ -197,13 +205,23 @@ func (w *Watcher) Run(ctx context.Context) error {
 				w.check()
 				continue
 			}
-			w.log.Debug("file event", "name", ev.Name, "op", ev.Op.String())
-			now := time.Now()
-			if burstStart.IsZero() {
-				burstStart = now
+			switch w.classify(ev, prev) {
+			case ignore:
+			case replaced:
+				w.log.Debug("file replaced", "name", ev.Name, "op", ev.Op.String())
+				debounce.Stop()
+				burstStart = time.Time{}
+				w.check()
+			case written:
+				w.log.Debug("file event", "name", ev.Name, "op", ev.Op.String())
+				now := time.Now()
+				if burstStart.IsZero() {
+					burstStart = now
+				}
+				wait := min(w.opts.Debounce, burstStart.Add(maxDelay).Sub(now))
+				debounce.Reset(max(wait, 0))
 			}
-			wait := min(w.opts.Debounce, burstStart.Add(maxDelay).Sub(now))
-			debounce.Reset(max(wait, 0))
+			prev = ev
 
 		case err, ok := <-errs:
 			if !ok {
@@ -227,6 +245,61 @@ func (w *Watcher) Run(ctx context.Context) error {
 			w.check()
 		}
 	}
+}
+
+// kind is what an event means for the watched file.
+type kind int
+
+const (
+	ignore   kind = iota // another name: no examination, no debounce
+	written              // possibly incomplete: examine once quiet
+	replaced             // complete: examine now
+)
+
+// dataLink is the symlink the kubelet swaps to publish a new version of a
+// ConfigMap or Secret volume.
+const dataLink = "..data"
+
+// classify sorts ev, given the event before it. Only the file's own name,
+// its resolved target, the directory's ..data link and the watched
+// directories themselves are of interest.
+//
+// An atomic replace is recognised without platform-specific flags: fsnotify
+// reports a rename within watched directories as a Rename of the old name
+// directly followed by a Create of the new one, so a Create of the file's
+// name right after the Rename of another name in the same directory is a
+// rename onto it. A Create of ..data, or of the file's name when it is now
+// a symlink, is atomic too (a symlink is created whole). A Create that
+// follows no rename may be a new file still being written (or a rename
+// from an unwatched directory, which cannot be told apart): it is treated
+// as a write.
+func (w *Watcher) classify(ev, prev fsnotify.Event) kind {
+	dir := filepath.Dir(w.path)
+	switch ev.Name {
+	case w.path:
+		if !ev.Has(fsnotify.Create) {
+			return written
+		}
+		if prev.Has(fsnotify.Rename) && prev.Name != w.path && filepath.Dir(prev.Name) == dir {
+			return replaced
+		}
+		if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			return replaced
+		}
+		return written
+	case filepath.Join(dir, dataLink):
+		if ev.Has(fsnotify.Create) {
+			return replaced
+		}
+		return written
+	}
+	if w.last.exists && ev.Name == w.last.target {
+		return written
+	}
+	if w.dirs[ev.Name] {
+		return written // a watched directory itself was removed or moved
+	}
+	return ignore
 }
 
 // rebuild replaces the event source with a new one watching the desired

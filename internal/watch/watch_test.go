@@ -258,9 +258,6 @@ func TestWatcherIgnoresEventsWithoutContentChange(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"another file in the directory changes", func(t *testing.T, f string) {
-			write(t, filepath.Join(filepath.Dir(f), "other.yaml"), "x")
-		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -446,5 +443,173 @@ func TestWatcherPollsWhenEventsAreLost(t *testing.T) {
 func TestNewRejectsEmptyPath(t *testing.T) {
 	if _, err := New("", Options{}); err == nil {
 		t.Error("New(\"\") succeeded, want an error")
+	}
+}
+
+// replace writes content to a temporary name next to f and renames it over
+// f, as editors and `kubectl cp`-style tools do.
+func replace(t *testing.T, f, content string) {
+	t.Helper()
+	tmp := filepath.Join(filepath.Dir(f), "."+filepath.Base(f)+".tmp")
+	write(t, tmp, content)
+	rename(t, tmp, f)
+}
+
+// An hour of debounce cannot pass during these tests: a signal proves the
+// examination did not wait for it.
+const never = time.Hour
+
+func TestWatcherReloadsAtOnceOnAtomicReplace(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, dir string) (string, func())
+	}{
+		{"rename onto the name", func(t *testing.T, dir string) (string, func()) {
+			f := filepath.Join(dir, "subscriptions.yaml")
+			write(t, f, "v1")
+			return f, func() { replace(t, f, "v2") }
+		}},
+		{"kubelet ..data swap", func(t *testing.T, dir string) (string, func()) {
+			f, publish := kubelet(t, dir, "v1")
+			return f, func() { publish("v2") }
+		}},
+		{"symlink replaced by a rename of a new link", func(t *testing.T, dir string) (string, func()) {
+			other := t.TempDir()
+			write(t, filepath.Join(other, "a.yaml"), "v1")
+			write(t, filepath.Join(other, "b.yaml"), "v2")
+			f := filepath.Join(dir, "subscriptions.yaml")
+			symlink(t, filepath.Join(other, "a.yaml"), f)
+			return f, func() {
+				symlink(t, filepath.Join(other, "b.yaml"), f+".new")
+				rename(t, f+".new", f)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			f, change := tt.setup(t, t.TempDir())
+			w, p := start(t, f, Options{Debounce: never, PollInterval: -1})
+			change()
+			waitSignal(t, w)
+			if got := p.signals.Load(); got != 1 {
+				t.Errorf("signals = %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestWatcherDebouncesInPlaceWrites(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v1")
+	w, p := start(t, f, Options{Debounce: never, PollInterval: -1})
+	// Half a file, then the rest: neither write may be examined at once.
+	write(t, f, "v2 half")
+	write(t, f, "v2 half and the rest")
+	// Events are handled in order, so when the replace below has been
+	// examined, the writes before it have been handled too.
+	replace(t, f, "v3")
+	waitSignal(t, w)
+	if got := p.checks.Load(); got != 1 {
+		t.Errorf("examinations = %d, want 1 (the replace only; in-place writes wait for the debounce)", got)
+	}
+}
+
+func TestWatcherReportsInPlaceWritesAfterTheDebounce(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v1")
+	w, p := start(t, f, Options{Debounce: 20 * time.Millisecond, PollInterval: -1})
+	write(t, f, "v2")
+	waitSignal(t, w)
+	if got := p.signals.Load(); got != 1 {
+		t.Errorf("signals = %d, want 1", got)
+	}
+}
+
+func TestWatcherIgnoresOtherFilesInTheDirectory(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "subscriptions.yaml")
+	write(t, f, "v1")
+	w, p := start(t, f, Options{Debounce: never, PollInterval: -1})
+	// A log file next to the config, an editor's swap file, another
+	// config, renames among them: none of it concerns the watched file.
+	logf, err := os.OpenFile(filepath.Join(dir, "linq-sync.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	for i := range 50 {
+		if _, err := logf.WriteString("level=debug msg=\"file event\"\n"); err != nil {
+			t.Fatal(err)
+		}
+		write(t, filepath.Join(dir, ".subscriptions.yaml.swp"), "x"+string(rune('a'+i%26)))
+	}
+	write(t, filepath.Join(dir, "other.yaml"), "x")
+	rename(t, filepath.Join(dir, "other.yaml"), filepath.Join(dir, "other2.yaml"))
+	if err := os.Remove(filepath.Join(dir, ".subscriptions.yaml.swp")); err != nil {
+		t.Fatal(err)
+	}
+	// The replace is examined at once; had any event above been taken for
+	// the file, there would be an examination before it.
+	replace(t, f, "v2")
+	waitSignal(t, w)
+	if got := p.checks.Load(); got != 1 {
+		t.Errorf("examinations = %d, want 1 (other names must cause none)", got)
+	}
+}
+
+func TestClassifyEvents(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "subscriptions.yaml")
+	write(t, f, "v1")
+	target := filepath.Join(t.TempDir(), "real.yaml")
+	write(t, target, "v1")
+	link := filepath.Join(dir, "linked.yaml")
+	symlink(t, target, link)
+
+	w, err := New(f, Options{PollInterval: -1, newSource: func() (source, error) { return newFakeSource(), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	wl, err := New(link, Options{PollInterval: -1, newSource: func() (source, error) { return newFakeSource(), nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wl.Close()
+
+	ev := func(name string, op fsnotify.Op) fsnotify.Event { return fsnotify.Event{Name: name, Op: op} }
+	none := fsnotify.Event{}
+	tests := []struct {
+		name     string
+		w        *Watcher
+		prev, ev fsnotify.Event
+		want     kind
+	}{
+		{"write in place", w, none, ev(f, fsnotify.Write), written},
+		{"chmod", w, none, ev(f, fsnotify.Chmod), written},
+		{"remove", w, none, ev(f, fsnotify.Remove), written},
+		{"rename away", w, none, ev(f, fsnotify.Rename), written},
+		{"rename onto the name", w, ev(filepath.Join(dir, ".tmp"), fsnotify.Rename), ev(f, fsnotify.Create), replaced},
+		{"create with no rename before it", w, ev(filepath.Join(dir, "x.log"), fsnotify.Write), ev(f, fsnotify.Create), written},
+		{"create after the name itself was renamed away (backup, then a new file)", w, ev(f, fsnotify.Rename), ev(f, fsnotify.Create), written},
+		{"create after a rename in another directory", w, ev(filepath.Join(t.TempDir(), "x"), fsnotify.Rename), ev(f, fsnotify.Create), written},
+		{"..data swap", w, ev(filepath.Join(dir, "..data_tmp"), fsnotify.Rename), ev(filepath.Join(dir, "..data"), fsnotify.Create), replaced},
+		{"..data removed", w, none, ev(filepath.Join(dir, "..data"), fsnotify.Remove), written},
+		{"..data_tmp created", w, none, ev(filepath.Join(dir, "..data_tmp"), fsnotify.Create), ignore},
+		{"a log file next to it", w, none, ev(filepath.Join(dir, "linq-sync.log"), fsnotify.Write), ignore},
+		{"an editor's swap file", w, none, ev(filepath.Join(dir, ".subscriptions.yaml.swp"), fsnotify.Create), ignore},
+		{"a similar name", w, none, ev(f+"~", fsnotify.Write), ignore},
+		{"the watched directory removed", w, none, ev(dir, fsnotify.Remove), written},
+		{"write to the resolved target", wl, none, ev(target, fsnotify.Write), written},
+		{"another file next to the target", wl, none, ev(filepath.Join(filepath.Dir(target), "x.log"), fsnotify.Write), ignore},
+		{"create of a name that is a symlink", wl, none, ev(link, fsnotify.Create), replaced},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.w.classify(tt.ev, tt.prev); got != tt.want {
+				t.Errorf("classify(%v after %v) = %d, want %d", tt.ev, tt.prev, got, tt.want)
+			}
+		})
 	}
 }
