@@ -346,8 +346,9 @@ func TestRetryBudget(t *testing.T) {
 			wantCalls int
 			sentinel  error
 		}{
-			// The event-types call is refused, and nothing follows it.
-			{"wrong token", "wrong-token", 1, linq.ErrUnauthorized},
+			// The event-types and list calls, sent at once, are each
+			// refused once, and nothing follows them.
+			{"wrong token", "wrong-token", 2, linq.ErrUnauthorized},
 			// Events, list, then each of the 3 writes once (the create's
 			// follow-up update never comes: the create was refused).
 			{"read-only token", "read-only", 2 + 3, linq.ErrForbidden},
