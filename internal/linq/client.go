@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -216,10 +217,24 @@ func parseBaseURL(raw string) (string, error) {
 		return "", errors.New("base URL must not carry credentials; the token is sent as a header")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("base URL %q must not have a query or fragment", u.Redacted())
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		// The bearer token travels in every request's header.
+		return "", fmt.Errorf("base URL %q: plain http would send the API token in clear; use https (http is allowed only to a loopback address: 127.0.0.0/8, ::1, localhost)", u.Redacted())
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u.String(), nil
+}
+
+// isLoopbackHost reports whether host (without port or brackets) is
+// "localhost" or a literal loopback address. Names other than localhost are
+// not resolved: what a name resolves to can change after the check.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // checkToken rejects a token that cannot be sent as a header. The error

@@ -851,3 +851,41 @@ func TestConcurrentCallsShareOneClient(t *testing.T) {
 		}
 	}
 }
+
+func TestNewClientRefusesPlainHTTPExceptToLoopback(t *testing.T) {
+	tests := []struct {
+		base   string
+		refuse bool
+	}{
+		{"http://127.0.0.1:4010", false},
+		{"http://127.8.9.10/v3", false},
+		{"http://[::1]:4010", false},
+		{"http://localhost:4010/", false},
+		{"http://LOCALHOST", false},
+		{"https://api.example.com", false},
+		{"http://api.example.com", true},
+		{"http://10.0.0.1:80", true},
+		{"http://[::ffff:10.0.0.1]", true},
+		{"http://localhost.example.com", true},
+		{"http://127.0.0.1.example.com", true},
+		{"http://0.0.0.0:4010", true},
+		{"http://[::]:4010", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			_, err := NewClient(tt.base, testToken)
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("NewClient(%q) = %v; want a client", tt.base, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("NewClient(%q) succeeded; plain HTTP to a remote host would send the token in clear", tt.base)
+			}
+			if !strings.Contains(err.Error(), "https") || !strings.Contains(err.Error(), "loopback") {
+				t.Errorf("error %q does not say that only loopback may use plain http", err)
+			}
+		})
+	}
+}
