@@ -384,12 +384,44 @@ func (c *Client) EventTypes(ctx context.Context) ([]string, error) {
 	return events, nil
 }
 
-// subscriptionPath is the route of one subscription.
+// subscriptionPath is the route of one subscription. An id that is not a
+// safe path segment is refused without a request.
 func subscriptionPath(id string) (string, error) {
-	if id == "" {
-		return "", errors.New("empty subscription id")
+	if err := CheckID(id); err != nil {
+		return "", err
 	}
-	return routeSubscriptions + "/" + url.PathEscape(id), nil
+	return routeSubscriptions + "/" + id, nil
+}
+
+// maxIDLength is the longest subscription id accepted (ids are UUIDs).
+const maxIDLength = 256
+
+// CheckID returns an error unless id is usable as one path segment as it
+// stands: 1 to 256 of the URL-unreserved characters (letters, digits, "-",
+// ".", "_", "~") and neither "." nor "..". Anything else (a slash, a
+// percent sign, a control character) could make a request path that names
+// another resource, such as DELETE /v3/webhook-subscriptions/.., so such
+// an id is refused rather than escaped. The error quotes the id safely.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty subscription id")
+	case id == "." || id == "..":
+		return fmt.Errorf("subscription id %q is not a path segment", id)
+	case len(id) > maxIDLength:
+		return fmt.Errorf("subscription id %q... is longer than %d bytes", truncate(sanitize(id), 40), maxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			what := "a non-ASCII byte"
+			if c < 0x80 {
+				what = strconv.QuoteRune(rune(c))
+			}
+			return fmt.Errorf("subscription id %q has %s, which is not safe in a request path", truncate(sanitize(id), 80), what)
+		}
+	}
+	return nil
 }
 
 // malformed wraps a decoding problem of a success answer with the request,

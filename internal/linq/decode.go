@@ -222,6 +222,8 @@ func fromWire(w *wireSubscription) (Subscription, error) {
 	switch {
 	case w.ID == nil || *w.ID == "":
 		return Subscription{}, errors.New("no id")
+	case CheckID(*w.ID) != nil:
+		return Subscription{}, CheckID(*w.ID)
 	case w.TargetURL == nil || *w.TargetURL == "":
 		return Subscription{}, fmt.Errorf("subscription %q: no target_url", *w.ID)
 	case w.SubscribedEvents == nil:
