@@ -32,6 +32,9 @@ subscriptions:
 
 const nginx502 = "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
 
+// existingItem is the existing subscription as the API lists it.
+const existingItem = `{"id":"` + existingID + `","target_url":"https://hooks.example.com/existing","subscribed_events":["message.sent"],"is_active":true}`
+
 func malformedRemote(f *fakeapi.Server) {
 	seedExisting(f)
 	f.Seed(fakeapi.Subscription{ID: idC, TargetURL: "https://hooks.example.com/stale", SubscribedEvents: []string{"call.ended"}, IsActive: true})
@@ -130,6 +133,54 @@ func TestMalformedAnswersCauseNoWrites(t *testing.T) {
 				`{"id":"` + existingID + `","target_url":"https://hooks.example.com/a","subscribed_events":[],"is_active":true},` +
 				`{"id":"` + existingID + `","target_url":"https://hooks.example.com/b","subscribed_events":[],"is_active":true}]}`)},
 			want:      []string{"subscriptions[1]", "repeats subscriptions[0]"},
+			malformed: true,
+		},
+		{
+			name:      "subscriptions is null",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":null}`)},
+			want:      []string{`"subscriptions" is null, not an array`},
+			malformed: true,
+		},
+		{
+			name:      "subscriptions key twice",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `],"subscriptions":[]}`)},
+			want:      []string{`key "subscriptions" appears twice`},
+			malformed: true,
+		},
+		{
+			name:      "has_more true",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `],"has_more":true}`)},
+			want:      []string{`"has_more" = true`, "one page of several"},
+			malformed: true,
+		},
+		{
+			name:      "a next link",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `],"next":"/v3/webhook-subscriptions?page=2"}`)},
+			want:      []string{`"next"`, "one page of several"},
+			malformed: true,
+		},
+		{
+			name:      "a cursor",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"cursor":"c2","subscriptions":[` + existingItem + `]}`)},
+			want:      []string{`"cursor"`, "one page of several"},
+			malformed: true,
+		},
+		{
+			name:      "a next_cursor",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `],"next_cursor":"c2"}`)},
+			want:      []string{`"next_cursor"`, "one page of several"},
+			malformed: true,
+		},
+		{
+			name:      "a next_page",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `],"next_page":2}`)},
+			want:      []string{`"next_page"`, "one page of several"},
+			malformed: true,
+		},
+		{
+			name:      "an id that is a path traversal",
+			fault:     fakeapi.Fault{Kind: fakeapi.FaultBadJSON, Body: []byte(`{"subscriptions":[` + existingItem + `,{"id":"..","target_url":"https://hooks.example.com/x","subscribed_events":[],"is_active":true}]}`)},
+			want:      []string{"subscriptions[1]", `".."`, "not a path segment"},
 			malformed: true,
 		},
 		{

@@ -267,3 +267,42 @@ func TestUnknownCommandAndBadFlags(t *testing.T) {
 		t.Errorf("version: %+v", r)
 	}
 }
+
+func TestTokenFileLargerThan64KiBIsRefusedBeforeAnyCall(t *testing.T) {
+	file := writeFile(t, twoSubs)
+	fake, vars := account(t, fakeapi.Options{})
+	delete(vars, "LINQ_API_V3_API_KEY")
+	dir := t.TempDir()
+	for _, tt := range []struct {
+		name   string
+		size   int
+		refuse bool
+	}{
+		{"at the limit", 64 << 10, false},
+		{"one byte over", 64<<10 + 1, true},
+		{"a megabyte", 1 << 20, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			fake.ResetCalls()
+			tf := filepath.Join(dir, strings.ReplaceAll(tt.name, " ", "-"))
+			body := []byte("s3cret-token\n")
+			body = append(body, bytes.Repeat([]byte("\n"), tt.size-len(body))...)
+			if err := os.WriteFile(tf, body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			r := run(t, vars, "plan", "-f", file, "--token-file", tf)
+			if !tt.refuse {
+				if r.code != ExitPending {
+					t.Fatalf("code %d, want 2\n%s", r.code, r.stderr)
+				}
+				return
+			}
+			if r.code != ExitError || !strings.Contains(r.stderr, "larger than 64 KiB") || !strings.Contains(r.stderr, tf) {
+				t.Errorf("code %d, stderr %q; want a refusal naming the file and the 64 KiB limit", r.code, r.stderr)
+			}
+			if n := len(fake.Requests()); n != 0 {
+				t.Errorf("%d requests reached the API; want none", n)
+			}
+		})
+	}
+}

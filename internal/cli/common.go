@@ -117,15 +117,37 @@ func (f *apiFlags) token() (string, error) {
 	if f.tokenFile == "" {
 		return "", errors.New("no API token: set LINQ_API_V3_API_KEY or pass --token-file")
 	}
-	b, err := os.ReadFile(f.tokenFile)
+	b, err := readTokenFile(f.tokenFile)
 	if err != nil {
-		return "", fmt.Errorf("read token file: %w", err)
+		return "", err
 	}
 	tok := strings.TrimRight(string(b), "\r\n")
 	if strings.TrimSpace(tok) == "" {
 		return "", fmt.Errorf("token file %q is empty", f.tokenFile)
 	}
 	return tok, nil
+}
+
+// maxTokenFile is the largest token file read. A token is a few hundred
+// bytes; the bound keeps a wrong path (a log, a device) from filling memory.
+const maxTokenFile = 64 << 10
+
+// readTokenFile reads at most maxTokenFile bytes of path and refuses a
+// longer file.
+func readTokenFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read token file: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read token file: %w", err)
+	}
+	if len(b) > maxTokenFile {
+		return nil, fmt.Errorf("token file %q is larger than 64 KiB; is it the right file?", path)
+	}
+	return b, nil
 }
 
 func (f *apiFlags) credentialPath() string {

@@ -155,6 +155,10 @@ type Options struct {
 	// Listener, when set, is used instead of listening on Listen (tests
 	// pass one on 127.0.0.1:0). Run closes it.
 	Listener net.Listener
+	// MaxConnections caps the connections the HTTP server holds open; 0
+	// means DefaultMaxConnections. At the cap, the longest-idle connection
+	// is closed to make room for a new one.
+	MaxConnections int
 	// Metrics records the daemon's metrics; nil records none.
 	Metrics *metrics.Metrics
 	// Gatherer is what /metrics serves, normally the registry Metrics was
@@ -242,6 +246,7 @@ type daemon struct {
 	losses    lossCounter    // lost secrets already counted
 
 	ready atomic.Bool
+	conns *limitListener // the HTTP server's listener; nil without one
 }
 
 func newDaemon(opts Options) (*daemon, error) {

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -912,4 +913,61 @@ func TestRunAppliesTheFilesLogLevelOnEveryReload(t *testing.T) {
 	replace(t, h.path, subscriptionsYAML("a"))
 	h.sendReload()
 	waitFor(t, "the --log-level default again", func() bool { return lv.Level() == slog.LevelInfo })
+}
+
+// TestRestoringAMissingFileSetsLastReloadSuccessfulBackToOne: a reload
+// while the file is gone fails; putting back the same file must mark the
+// config healthy again without another signal, or the reload alert fires
+// for a config that is fine. The disappearance is logged at once.
+func TestRestoringAMissingFileSetsLastReloadSuccessfulBackToOne(t *testing.T) {
+	h, opts := newHarness(t)
+	h.start(opts)
+	waitFor(t, "first reconcile", func() bool { return h.rec.count() == 1 })
+
+	must(t, os.Remove(h.path))
+	waitFor(t, "a warning that the file is missing", func() bool {
+		for _, l := range h.logs.lines(t, "file is missing; keeping the last good config until it is back") {
+			if l["level"] == "WARN" {
+				return true
+			}
+		}
+		return false
+	})
+	h.sendReload()
+	waitFor(t, "the failed reload", func() bool {
+		return metric(t, h.reg, "linq_sync_config_reloads_total", "result", "failure") == 1
+	})
+	if got := metric(t, h.reg, "linq_sync_config_last_reload_successful"); got != 0 {
+		t.Fatalf("config_last_reload_successful = %v after a reload of a missing file, want 0", got)
+	}
+
+	replace(t, h.path, subscriptionsYAML("a")) // the same content as before
+	waitFor(t, "config_last_reload_successful back at 1", func() bool {
+		return metric(t, h.reg, "linq_sync_config_last_reload_successful") == 1
+	})
+}
+
+// TestAReadErrorOtherThanMissingIsAFailedReload: descriptors exhausted
+// while reading the file is a failed reload, counted and logged with the
+// cause.
+func TestAReadErrorOtherThanMissingIsAFailedReload(t *testing.T) {
+	h, opts := newHarness(t)
+	var fail atomic.Bool
+	opts.Load = func(path string) (*config.Config, config.Diagnostics, error) {
+		if fail.Load() {
+			return nil, nil, fmt.Errorf("load config: %w", &os.PathError{Op: "open", Path: path, Err: syscall.EMFILE})
+		}
+		return config.Load(path)
+	}
+	h.start(opts)
+	waitFor(t, "first reconcile", func() bool { return h.rec.count() == 1 })
+	fail.Store(true)
+	h.sendReload()
+	waitFor(t, "the failed reload", func() bool {
+		return metric(t, h.reg, "linq_sync_config_reloads_total", "result", "failure") == 1
+	})
+	failed := h.logs.lines(t, "config reload failed; keeping the last good config")
+	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["err"]), "too many open files") {
+		t.Errorf("reload failure log lines = %v, want one with the cause", failed)
+	}
 }

@@ -23,11 +23,15 @@ func (d *daemon) serve() (*http.Server, error) {
 			return nil, fmt.Errorf("listen on %q: %w", d.opts.Listen, err)
 		}
 	}
-	srv := &http.Server{
-		Handler:           d.handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	max := d.opts.MaxConnections
+	if max <= 0 {
+		max = DefaultMaxConnections
 	}
+	lim := newLimitListener(ln, max)
+	d.conns = lim
+	srv := d.newServer()
+	srv.ConnState = lim.connState
+	ln = lim
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("http server stopped", "err", err)
@@ -35,6 +39,32 @@ func (d *daemon) serve() (*http.Server, error) {
 	}()
 	d.log.Info("serving metrics and health checks", "addr", ln.Addr().String())
 	return srv, nil
+}
+
+// Timeouts and limits of the HTTP server. A client must send its request
+// headers within serverReadHeaderTimeout and the whole request within
+// serverReadTimeout; a keep-alive connection is closed after serverIdle
+// without a request.
+const (
+	serverReadHeaderTimeout = 5 * time.Second
+	serverReadTimeout       = 10 * time.Second
+	serverWriteTimeout      = 30 * time.Second
+	serverIdleTimeout       = 60 * time.Second
+	serverMaxHeaderBytes    = 16 << 10
+)
+
+// newServer returns the HTTP server of the endpoints, with the timeouts and
+// limits that keep slow or idle clients from holding resources.
+func (d *daemon) newServer() *http.Server {
+	return &http.Server{
+		Handler:           d.handler(),
+		ReadHeaderTimeout: serverReadHeaderTimeout,
+		ReadTimeout:       serverReadTimeout,
+		WriteTimeout:      serverWriteTimeout,
+		IdleTimeout:       serverIdleTimeout,
+		MaxHeaderBytes:    serverMaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(d.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // handler routes the HTTP endpoints.

@@ -197,8 +197,18 @@ func (m *matcher) matchByURL(order []*config.Subscription) {
 			m.fail(d, "target_url is that of subscription %q, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
 			continue
 		}
-		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.inScope && !r.claimed }); ok {
-			m.match(d, i, false)
+		if free := filterRefs(refs, cands, func(r *remoteRef) bool { return r.inScope && !r.claimed }); len(free) > 1 {
+			// The API keeps target_url unique, so this is a broken account;
+			// keeping one by id would delete (sync) or leave stale
+			// (upsert-only) the other, which may be the one whose secret
+			// is held.
+			m.fail(d, "target_url is shared by %d subscriptions (%s); linq-sync will not choose which one this entry is: pin the one to keep with \"id:\" (the other is then deleted under policy sync, left alone under upsert-only), or delete the other", len(free), quoteIDs(refs, free))
+			for _, i := range free { // held back: neither deleted nor reported unmanaged
+				refs[i].claimed, refs[i].claimedBy = true, d.Name
+			}
+			continue
+		} else if len(free) == 1 {
+			m.match(d, free[0], false)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.claimed }); ok {
@@ -207,6 +217,26 @@ func (m *matcher) matchByURL(order []*config.Subscription) {
 		}
 		m.fail(d, "target_url matches a subscription of another environment: %s", otherEnvironment(refs[cands[0]].sub))
 	}
+}
+
+// filterRefs returns the candidates for which keep is true.
+func filterRefs(refs []remoteRef, cands []int, keep func(*remoteRef) bool) []int {
+	var out []int
+	for _, i := range cands {
+		if keep(&refs[i]) {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// quoteIDs names the subscriptions of refs, quoted, joined by "and".
+func quoteIDs(refs []remoteRef, idx []int) string {
+	q := make([]string, len(idx))
+	for k, i := range idx {
+		q[k] = fmt.Sprintf("%q", refs[i].sub.ID)
+	}
+	return strings.Join(q, " and ")
 }
 
 // free returns the in-scope remote subscriptions no entry matched.

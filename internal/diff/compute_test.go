@@ -598,3 +598,39 @@ func dump(p Plan) string {
 	b, _ := json.MarshalIndent(p, "", "  ")
 	return string(b)
 }
+
+func TestTwoRemoteSubscriptionsWithOneTargetURLAreNeverChosenBetweenByID(t *testing.T) {
+	desired := []config.Subscription{entry("a", urlA, "message.received"), entry("b", urlB, "message.read")}
+	for _, policy := range []config.Policy{config.PolicySync, config.PolicyUpsertOnly} {
+		for _, remote := range [][]linq.Subscription{
+			{remoteSub("2", urlA, "message.sent"), remoteSub("1", urlA, "message.received"), remoteSub("9", urlB, "message.read")},
+			{remoteSub("9", urlB, "message.read"), remoteSub("1", urlA, "message.received"), remoteSub("2", urlA, "message.sent")},
+		} {
+			t.Run(string(policy)+"/"+remote[0].ID, func(t *testing.T) {
+				p := ApplyPolicy(Compute(desired, remote, Options{}), policy)
+				if len(p.Errors) != 1 || p.Errors[0].Name != "a" {
+					t.Fatalf("errors = %+v; want one entry error for %q", p.Errors, "a")
+				}
+				msg := p.Errors[0].Message
+				if !strings.Contains(msg, `"1" and "2"`) || !strings.Contains(msg, "pin") {
+					t.Errorf("error %q does not name both ids and the way out", msg)
+				}
+				for _, c := range p.Changes {
+					if c.TargetURL == urlA && (c.Action == ActionUpdate || c.Action == ActionDelete) {
+						t.Errorf("plan changes a subscription of the shared URL: %+v", c)
+					}
+				}
+				if p.InSync != 1 {
+					t.Errorf("in sync = %d, want 1 (entry b plans as usual)", p.InSync)
+				}
+			})
+		}
+	}
+	// Pinning one by id is the user's choice: the other is then not the
+	// entry's and follows the policy.
+	pinnedDesired := []config.Subscription{pinned(entry("a", urlA, "message.received"), "1")}
+	p := ApplyPolicy(Compute(pinnedDesired, []linq.Subscription{remoteSub("1", urlA, "message.received"), remoteSub("2", urlA, "message.sent")}, Options{}), config.PolicySync)
+	if len(p.Errors) != 0 || len(p.Changes) != 1 || p.Changes[0].Action != ActionDelete || p.Changes[0].ID != "2" {
+		t.Errorf("pinned: errors %+v, changes %+v; want subscription 2 deleted", p.Errors, p.Changes)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -216,10 +217,24 @@ func parseBaseURL(raw string) (string, error) {
 		return "", errors.New("base URL must not carry credentials; the token is sent as a header")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", fmt.Errorf("base URL %q must not have a query or fragment", u.Redacted())
+	case u.Scheme == "http" && !isLoopbackHost(u.Hostname()):
+		// The bearer token travels in every request's header.
+		return "", fmt.Errorf("base URL %q: plain http would send the API token in clear; use https (http is allowed only to a loopback address: 127.0.0.0/8, ::1, localhost)", u.Redacted())
 	}
 	u.Path = strings.TrimRight(u.Path, "/")
 	u.RawPath = strings.TrimRight(u.RawPath, "/")
 	return u.String(), nil
+}
+
+// isLoopbackHost reports whether host (without port or brackets) is
+// "localhost" or a literal loopback address. Names other than localhost are
+// not resolved: what a name resolves to can change after the check.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // checkToken rejects a token that cannot be sent as a header. The error
@@ -244,16 +259,16 @@ func (nopObserver) ObserveRetry(string)                                  {}
 
 // List returns every subscription of the account.
 func (c *Client) List(ctx context.Context) ([]Subscription, error) {
-	r := &request{method: http.MethodGet, path: routeSubscriptions, endpoint: endpointSubscriptions, maxBody: maxListBody, idempotent: true}
+	r := &request{method: http.MethodGet, path: routeSubscriptions, endpoint: endpointSubscriptions, maxBody: maxListBody, idempotent: true,
+		decode: func(body io.Reader) (any, error) { return decodeListFrom(body) }}
 	res, _, err := c.do(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
 	}
-	subs, err := decodeList(res.body)
-	if err != nil {
-		return nil, fmt.Errorf("list subscriptions: %w", c.malformed(r, res, err))
+	if res.decodeErr != nil {
+		return nil, fmt.Errorf("list subscriptions: %w", c.malformed(r, res, res.decodeErr))
 	}
-	return subs, nil
+	return res.value.([]Subscription), nil
 }
 
 // Get returns one subscription; a missing one is ErrNotFound.
@@ -369,12 +384,44 @@ func (c *Client) EventTypes(ctx context.Context) ([]string, error) {
 	return events, nil
 }
 
-// subscriptionPath is the route of one subscription.
+// subscriptionPath is the route of one subscription. An id that is not a
+// safe path segment is refused without a request.
 func subscriptionPath(id string) (string, error) {
-	if id == "" {
-		return "", errors.New("empty subscription id")
+	if err := CheckID(id); err != nil {
+		return "", err
 	}
-	return routeSubscriptions + "/" + url.PathEscape(id), nil
+	return routeSubscriptions + "/" + id, nil
+}
+
+// maxIDLength is the longest subscription id accepted (ids are UUIDs).
+const maxIDLength = 256
+
+// CheckID returns an error unless id is usable as one path segment as it
+// stands: 1 to 256 of the URL-unreserved characters (letters, digits, "-",
+// ".", "_", "~") and neither "." nor "..". Anything else (a slash, a
+// percent sign, a control character) could make a request path that names
+// another resource, such as DELETE /v3/webhook-subscriptions/.., so such
+// an id is refused rather than escaped. The error quotes the id safely.
+func CheckID(id string) error {
+	switch {
+	case id == "":
+		return errors.New("empty subscription id")
+	case id == "." || id == "..":
+		return fmt.Errorf("subscription id %q is not a path segment", id)
+	case len(id) > maxIDLength:
+		return fmt.Errorf("subscription id %q... is longer than %d bytes", truncate(sanitize(id), 40), maxIDLength)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			what := "a non-ASCII byte"
+			if c < 0x80 {
+				what = strconv.QuoteRune(rune(c))
+			}
+			return fmt.Errorf("subscription id %q has %s, which is not safe in a request path", truncate(sanitize(id), 80), what)
+		}
+	}
+	return nil
 }
 
 // malformed wraps a decoding problem of a success answer with the request,
@@ -401,13 +448,20 @@ type request struct {
 	secretBody bool
 	// discardBody marks a call whose success body is not read (delete).
 	discardBody bool
+	// decode, when set, decodes a success body as it is read, so that the
+	// body is never held whole (the list, up to maxBody).
+	decode func(io.Reader) (any, error)
 }
 
-// response is a success answer, its body read.
+// response is a success answer, its body read. For a request with a
+// decode function, value and decodeErr are its result and body holds only
+// the first maxErrorBody bytes, for messages.
 type response struct {
-	status int
-	header http.Header
-	body   []byte
+	status    int
+	header    http.Header
+	body      []byte
+	value     any
+	decodeErr error
 }
 
 // callState is what a call learned over its attempts.
@@ -428,6 +482,9 @@ type attemptResult struct {
 	sent bool
 	// tooLarge marks a success body over the cap.
 	tooLarge bool
+	// value and decodeErr are the result of the request's decode function.
+	value     any
+	decodeErr error
 }
 
 // do runs r with retries and returns the first success answer, or the
@@ -473,7 +530,7 @@ func (c *Client) do(ctx context.Context, r *request) (*response, callState, erro
 				st.mayHaveCommitted = true
 			}
 		case ar.resp.StatusCode >= 200 && ar.resp.StatusCode < 300:
-			res := &response{status: ar.resp.StatusCode, header: ar.resp.Header, body: ar.body}
+			res := &response{status: ar.resp.StatusCode, header: ar.resp.Header, body: ar.body, value: ar.value, decodeErr: ar.decodeErr}
 			if ar.tooLarge && !r.discardBody {
 				err := c.malformed(r, res, fmt.Errorf("body larger than %d bytes", r.maxBody))
 				if !r.idempotent {
@@ -579,6 +636,9 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 	if success {
 		limit = r.maxBody
 	}
+	if success && r.decode != nil {
+		return c.decodeAttempt(ctx, actx, r, resp, limit)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
 		return attemptResult{err: fmt.Errorf("%s answer cut short: %w", statusText(resp.StatusCode), c.explain(ctx, actx, err)), sent: true}
@@ -589,6 +649,48 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 		ar.tooLarge = success
 	}
 	return ar
+}
+
+// decodeAttempt decodes a success answer with r.decode as it arrives,
+// reading at most limit+1 bytes, and keeps only its first maxErrorBody
+// bytes, for messages. Whatever the decoder built is dropped unless the
+// whole answer was read and decoded.
+func (c *Client) decodeAttempt(ctx, actx context.Context, r *request, resp *http.Response, limit int64) attemptResult {
+	rec := &recordingReader{r: io.LimitReader(resp.Body, limit+1)}
+	v, err := r.decode(rec)
+	ar := attemptResult{resp: resp, body: rec.head, sent: true}
+	switch {
+	case rec.err != nil:
+		return attemptResult{err: fmt.Errorf("%s answer cut short: %w", statusText(resp.StatusCode), c.explain(ctx, actx, rec.err)), sent: true}
+	case rec.n > limit:
+		ar.tooLarge = true
+	case err != nil:
+		ar.decodeErr = err
+	default:
+		ar.value = v
+	}
+	return ar
+}
+
+// recordingReader counts what is read through it, keeps its first
+// maxErrorBody bytes and remembers the first read error other than EOF.
+type recordingReader struct {
+	r    io.Reader
+	n    int64
+	head []byte
+	err  error
+}
+
+func (rr *recordingReader) Read(p []byte) (int, error) {
+	n, err := rr.r.Read(p)
+	rr.n += int64(n)
+	if room := maxErrorBody - len(rr.head); room > 0 {
+		rr.head = append(rr.head, p[:min(n, room)]...)
+	}
+	if err != nil && err != io.EOF && rr.err == nil {
+		rr.err = err
+	}
+	return n, err
 }
 
 // explain adds what a bare transport error means: the attempt timeout ran

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -236,14 +237,15 @@ func TestErrorAnswersBecomeAPIErrorWithRouteAndEnvelope(t *testing.T) {
 	}
 }
 
-func TestIDsAreEscapedInTheRoute(t *testing.T) {
+func TestSafeIDsGoIntoTheRouteUnchanged(t *testing.T) {
+	const id = "b2c3d4e5-f6a7-4901-8cde-f23456789012"
 	s := newScripted(t, step{status: 204})
 	h := newHarness(t, s.srv.URL)
-	if err := h.c.Delete(context.Background(), "a/b?c"); err != nil {
+	if err := h.c.Delete(context.Background(), id); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := s.requests()[0].path, "/v3/webhook-subscriptions/a/b?c"; got != want {
-		t.Errorf("server saw path %q, want %q (escaped on the wire)", got, want)
+	if got, want := s.requests()[0].path, "/v3/webhook-subscriptions/"+id; got != want {
+		t.Errorf("server saw path %q, want %q", got, want)
 	}
 }
 
@@ -849,5 +851,78 @@ func TestConcurrentCallsShareOneClient(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestNewClientRefusesPlainHTTPExceptToLoopback(t *testing.T) {
+	tests := []struct {
+		base   string
+		refuse bool
+	}{
+		{"http://127.0.0.1:4010", false},
+		{"http://127.8.9.10/v3", false},
+		{"http://[::1]:4010", false},
+		{"http://localhost:4010/", false},
+		{"http://LOCALHOST", false},
+		{"https://api.example.com", false},
+		{"http://api.example.com", true},
+		{"http://10.0.0.1:80", true},
+		{"http://[::ffff:10.0.0.1]", true},
+		{"http://localhost.example.com", true},
+		{"http://127.0.0.1.example.com", true},
+		{"http://0.0.0.0:4010", true},
+		{"http://[::]:4010", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.base, func(t *testing.T) {
+			_, err := NewClient(tt.base, testToken)
+			if !tt.refuse {
+				if err != nil {
+					t.Fatalf("NewClient(%q) = %v; want a client", tt.base, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("NewClient(%q) succeeded; plain HTTP to a remote host would send the token in clear", tt.base)
+			}
+			if !strings.Contains(err.Error(), "https") || !strings.Contains(err.Error(), "loopback") {
+				t.Errorf("error %q does not say that only loopback may use plain http", err)
+			}
+		})
+	}
+}
+
+func TestIDsThatAreNotOneSafePathSegmentAreRefused(t *testing.T) {
+	unsafe := []string{".", "..", "a/b", "../x", `a\b`, "%2e%2e", "%2F", "a%2fb", "a b", "a\nb", "a\x00", "a\x7f", "a?b", "a#b", "é", ""}
+	item := func(id string) string {
+		b, _ := json.Marshal(id)
+		return `{"id":` + string(b) + `,"target_url":"https://h.example/a","subscribed_events":["message.sent"],"is_active":true}`
+	}
+	for _, id := range unsafe {
+		t.Run(fmt.Sprintf("%q", id), func(t *testing.T) {
+			// From the server: a list holding it is malformed, not a plan input.
+			s := newScripted(t, step{status: 200, body: `{"subscriptions":[` + item("ok-1") + `,` + item(id) + `]}`})
+			c := newHarness(t, s.srv.URL, WithRetryPolicy(RetryPolicy{MaxAttempts: 1})).c
+			subs, err := c.List(context.Background())
+			if err == nil {
+				t.Fatalf("List accepted id %q: %v", id, subs)
+			}
+			if id != "" && !errors.Is(err, ErrMalformedResponse) {
+				t.Errorf("List error %v is not ErrMalformedResponse", err)
+			}
+			// Towards the server: no request path is built from it.
+			if _, err := c.Get(context.Background(), id); err == nil {
+				t.Errorf("Get(%q) succeeded", id)
+			}
+			if _, err := c.Update(context.Background(), id, UpdateParams{IsActive: new(bool)}); err == nil {
+				t.Errorf("Update(%q) succeeded", id)
+			}
+			if err := c.Delete(context.Background(), id); err == nil {
+				t.Errorf("Delete(%q) succeeded", id)
+			}
+			if got := len(s.requests()); got != 1 {
+				t.Errorf("%d requests sent, want only the list: %v", got, s.requests())
+			}
+		})
 	}
 }

@@ -18,113 +18,176 @@ const (
 	maxErrorBody = 64 << 10 // an error answer; only its envelope matters
 )
 
-// decodeList decodes the answer to a list call: {"subscriptions": [...]}.
-// Every item must be a well-formed subscription; ids must be unique.
-//
-// A well-formed answer is decoded in one pass (decodeListFast); anything
-// out of the ordinary goes through decodeListSlow, which checks the body
-// piece by piece and says exactly what is wrong. Both accept the same
-// answers with the same result.
+// maxListItems caps the subscriptions of one list answer. An account
+// holds a few thousand at most (a file may declare 10,000); the cap bounds
+// the memory a hostile or broken answer can take while it is decoded.
+const maxListItems = 50_000
+
+// maxListStep bounds what one step of the list decoder (one key, one
+// item, one other value) may read from the body, so that an endless string
+// or value cannot fill memory before the body cap is reached. One item is
+// at most maxItemBody; the decoder reads a little ahead, hence the double.
+const maxListStep = 2 * maxItemBody
+
+// errStepTooLarge is what stepReader returns once a step has read its
+// allowance; the decoder passes it through.
+var errStepTooLarge = errors.New("value too large")
+
+// stepReader hands the list decoder at most left bytes before the next
+// step() call.
+type stepReader struct {
+	r    io.Reader
+	left int64
+}
+
+func (s *stepReader) step() { s.left = maxListStep }
+
+func (s *stepReader) Read(p []byte) (int, error) {
+	if s.left <= 0 {
+		return 0, errStepTooLarge
+	}
+	if int64(len(p)) > s.left {
+		p = p[:s.left]
+	}
+	n, err := s.r.Read(p)
+	s.left -= int64(n)
+	return n, err
+}
+
+// decodeList decodes the answer to a list call held in memory.
 func decodeList(body []byte) ([]Subscription, error) {
-	if subs, ok := decodeListFast(body); ok {
-		return subs, nil
-	}
-	return decodeListSlow(body)
+	return decodeListFrom(bytes.NewReader(body))
 }
 
-// decodeListFast decodes a well-formed list answer with one scan and one
-// decode of the body, instead of one per layer and per item, which made
-// listing 10,000 subscriptions several times slower. It reports false for
-// anything decodeListSlow would refuse or treat specially: an error
-// envelope, a missing or null list, a key that repeats or differs from the
-// expected one only in case, an item decodeItem would reject, a repeated
-// id, or data after the object. decodeList then takes the slow path.
-func decodeListFast(body []byte) ([]Subscription, bool) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, false
+// decodeListFrom decodes the answer to a list call, {"subscriptions":
+// [...]}, as it is read: one item at a time, each at most maxListStep
+// bytes, at most maxListItems of them, so that memory stays bounded by
+// the result however long or hostile the body. On any error nothing of
+// the answer is returned.
+//
+// Only a complete list is accepted, since a plan made from part of the
+// account would create what exists and delete what it did not see: every
+// item must be a well-formed subscription with a unique, path-safe id; the
+// list must be an array (null is refused); no top-level key may repeat (in
+// any letter case); and no pagination marker may be present with a value
+// (has_more: true, next, cursor, next_page, a page token...), because this
+// client does not follow pages and the answer would then be one page of
+// several. Unknown keys are otherwise ignored.
+func decodeListFrom(r io.Reader) ([]Subscription, error) {
+	sr := &stepReader{r: r}
+	sr.step()
+	dec := json.NewDecoder(sr)
+	t, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, errors.New("empty body")
+	case err != nil:
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) && syntax.Offset <= 1 {
+			return nil, errors.New("body is not JSON")
+		}
+		return nil, listErr("body", err)
+	case t != json.Delim('{'):
+		return nil, fmt.Errorf("body is %s, not an object", tokenKind(t))
 	}
-	var items []wireSubscription
-	seen := make(map[string]bool, 3)
+	var (
+		subs     []Subscription
+		listSeen bool
+		success  json.RawMessage
+		envErr   json.RawMessage
+		message  json.RawMessage
+		keys     = map[string]string{}
+	)
 	for dec.More() {
+		sr.step()
 		t, err := dec.Token()
-		key, isKey := t.(string)
-		if err != nil || !isKey || seen[key] {
-			return nil, false
-		}
-		seen[key] = true
-		switch {
-		case key == "subscriptions":
-			if dec.Decode(&items) != nil || items == nil {
-				return nil, false
-			}
-		case key == "success", key == "error":
-			var v json.RawMessage
-			if dec.Decode(&v) != nil || !(string(v) == "null" || key == "success" && string(v) == "true") {
-				return nil, false
-			}
-		case strings.EqualFold(key, "subscriptions"), strings.EqualFold(key, "success"), strings.EqualFold(key, "error"):
-			// encoding/json matches keys without regard to case; leave
-			// such answers to the slow path rather than mimic it.
-			return nil, false
-		default:
-			var skip json.RawMessage
-			if dec.Decode(&skip) != nil {
-				return nil, false
-			}
-		}
-	}
-	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
-		return nil, false
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, false
-	}
-	if !seen["subscriptions"] {
-		return nil, false
-	}
-	subs := make([]Subscription, len(items))
-	ids := make(map[string]struct{}, len(items))
-	for i := range items {
-		s, err := fromWire(&items[i])
 		if err != nil {
-			return nil, false
+			return nil, listErr("body", err)
 		}
-		if _, dup := ids[s.ID]; dup {
-			return nil, false
+		key, _ := t.(string)
+		fold := strings.ToLower(key)
+		if prev, dup := keys[fold]; dup {
+			// encoding/json would keep the last; either copy may be the
+			// complete one.
+			return nil, fmt.Errorf("key %q appears twice (also as %q); the answer is ambiguous", truncate(sanitize(key), 40), truncate(sanitize(prev), 40))
 		}
-		ids[s.ID] = struct{}{}
-		subs[i] = s
+		keys[fold] = key
+		if fold == "subscriptions" {
+			listSeen = true
+			if subs, err = decodeItems(dec, sr); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, listErr(fmt.Sprintf("%q", truncate(sanitize(key), 40)), err)
+		}
+		switch fold {
+		case "success":
+			success = raw
+		case "error":
+			envErr = raw
+		case "message":
+			message = raw
+		}
+		if err := checkPagination(key, raw); err != nil {
+			return nil, err
+		}
 	}
-	return subs, true
-}
-
-// decodeListSlow decodes a list answer layer by layer and item by item,
-// naming what is wrong.
-func decodeListSlow(body []byte) ([]Subscription, error) {
-	var w struct {
-		Subscriptions json.RawMessage `json:"subscriptions"`
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, listErr("body", err)
 	}
-	if err := decodeObject(body, &w); err != nil {
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		if err == nil {
+			return nil, fmt.Errorf("invalid JSON at byte %d: data after the object", dec.InputOffset())
+		}
+		return nil, listErr("body", err)
+	}
+	if err := envelopeError(success, envErr, message); err != nil {
 		return nil, err
 	}
-	raw := bytes.TrimSpace(w.Subscriptions)
-	switch {
-	case len(raw) == 0:
+	if !listSeen {
 		return nil, errors.New(`no "subscriptions" field`)
-	case bytes.Equal(raw, []byte("null")):
-		return []Subscription{}, nil
-	case raw[0] != '[':
-		return nil, fmt.Errorf(`"subscriptions" is %s, not an array`, jsonKind(raw))
 	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("subscriptions: %w", jsonDetail(err))
+	return subs, nil
+}
+
+// decodeItems decodes the value of "subscriptions", which must be an array
+// of well-formed subscriptions with unique ids.
+func decodeItems(dec *json.Decoder, sr *stepReader) ([]Subscription, error) {
+	t, err := dec.Token()
+	switch {
+	case err != nil:
+		return nil, listErr("subscriptions", err)
+	case t == nil:
+		return nil, errors.New(`"subscriptions" is null, not an array; a complete list is an array, even when empty`)
+	case t != json.Delim('['):
+		if d, ok := t.(json.Delim); ok && d == '{' {
+			return nil, errors.New(`"subscriptions" is an object, not an array`)
+		}
+		return nil, fmt.Errorf(`"subscriptions" is %s, not an array`, tokenKind(t))
 	}
-	subs := make([]Subscription, 0, len(items))
-	seen := make(map[string]int, len(items))
-	for i, item := range items {
-		s, err := decodeItem(item)
+	subs := []Subscription{}
+	seen := map[string]int{}
+	for i := 0; dec.More(); i++ {
+		if i == maxListItems {
+			return nil, fmt.Errorf("more than %d subscriptions in one answer", maxListItems)
+		}
+		sr.step()
+		// Decoded in place, without a copy of the item's bytes.
+		var w *wireSubscription
+		if err := dec.Decode(&w); err != nil {
+			var typ *json.UnmarshalTypeError
+			if errors.As(err, &typ) && typ.Field == "" {
+				return nil, fmt.Errorf("subscriptions[%d]: subscription is %s, not an object", i, valueKind(typ.Value))
+			}
+			return nil, listErr(fmt.Sprintf("subscriptions[%d]", i), err)
+		}
+		if w == nil {
+			return nil, fmt.Errorf("subscriptions[%d]: subscription is null, not an object", i)
+		}
+		s, err := fromWire(w)
 		if err != nil {
 			return nil, fmt.Errorf("subscriptions[%d]: %w", i, err)
 		}
@@ -134,7 +197,138 @@ func decodeListSlow(body []byte) ([]Subscription, error) {
 		seen[s.ID] = i
 		subs = append(subs, s)
 	}
+	sr.step()
+	if _, err := dec.Token(); err != nil { // the closing bracket
+		return nil, listErr("subscriptions", err)
+	}
 	return subs, nil
+}
+
+// listErr names where a list answer could not be read.
+func listErr(where string, err error) error {
+	if errors.Is(err, errStepTooLarge) {
+		return fmt.Errorf("%s: a single value larger than %d bytes", where, maxListStep)
+	}
+	if where == "body" {
+		return jsonDetail(err)
+	}
+	return fmt.Errorf("%s: %w", where, jsonDetail(err))
+}
+
+// envelopeError reports a success answer that is an error envelope:
+// success false, or an error that is not null.
+func envelopeError(success, envErr, message json.RawMessage) error {
+	if len(success) > 0 {
+		var ok *bool
+		if err := json.Unmarshal(success, &ok); err != nil {
+			return fmt.Errorf(`field "success": %w`, jsonDetail(err))
+		}
+		if ok != nil && *ok {
+			success = nil
+		}
+	}
+	if len(envErr) > 0 && string(bytes.TrimSpace(envErr)) == "null" {
+		envErr = nil
+	}
+	if len(success) == 0 && len(envErr) == 0 {
+		return nil
+	}
+	var env bytes.Buffer
+	env.WriteString("{")
+	if len(envErr) > 0 {
+		env.WriteString(`"error":`)
+		env.Write(envErr)
+	}
+	if len(message) > 0 {
+		if len(envErr) > 0 {
+			env.WriteString(",")
+		}
+		env.WriteString(`"message":`)
+		env.Write(message)
+	}
+	env.WriteString("}")
+	e := parseEnvelope(env.Bytes())
+	msg := "success is false"
+	if e.message != "" {
+		msg = e.message
+	}
+	if e.status != 0 || e.code != 0 {
+		return fmt.Errorf("answer is an error envelope (status %d, code %d): %s", e.status, e.code, msg)
+	}
+	return fmt.Errorf("answer is an error envelope: %s", msg)
+}
+
+// paginationWords are the parts of a key name that mark a paged answer.
+var paginationWords = []string{"next", "cursor", "page", "more", "continuation", "offset", "after", "token", "links", "paging", "pagination"}
+
+// checkPagination refuses a top-level key that marks the answer as one page
+// of several (has_more, next, next_cursor, cursor, next_page, page_token,
+// links, pagination...) unless its value says there is nothing more (null,
+// false, "", 0, [] or {}). An object under "meta" is checked the same way.
+func checkPagination(key string, raw json.RawMessage) error {
+	fold := strings.ToLower(key)
+	if fold == "meta" {
+		var meta map[string]json.RawMessage
+		if json.Unmarshal(raw, &meta) == nil {
+			for k, v := range meta {
+				if err := checkPagination(k, v); err != nil {
+					return fmt.Errorf("meta: %w", err)
+				}
+			}
+		}
+		return nil
+	}
+	marker := false
+	for _, w := range paginationWords {
+		if strings.Contains(fold, w) {
+			marker = true
+			break
+		}
+	}
+	if !marker {
+		return nil
+	}
+	switch string(bytes.TrimSpace(raw)) {
+	case "null", "false", `""`, "0", "[]", "{}":
+		return nil
+	}
+	return fmt.Errorf("answer has %q = %s: it looks like one page of several, and this client reads only complete lists (no pagination is published); refusing to plan from it",
+		truncate(sanitize(key), 40), truncate(sanitize(string(bytes.TrimSpace(raw))), 40))
+}
+
+// valueKind names the kind of JSON value in an UnmarshalTypeError's Value.
+func valueKind(v string) string {
+	switch {
+	case strings.HasPrefix(v, "string"):
+		return "a string"
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	case strings.HasPrefix(v, "bool"):
+		return "a boolean"
+	case strings.HasPrefix(v, "array"):
+		return "an array"
+	}
+	return "not an object"
+}
+
+// tokenKind names the kind of a JSON token, for messages.
+func tokenKind(t json.Token) string {
+	switch v := t.(type) {
+	case json.Delim:
+		if v == '[' {
+			return "an array"
+		}
+		return "an object"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	case float64, json.Number:
+		return "a number"
+	}
+	return "not JSON"
 }
 
 // decodeSubscription decodes the answer to a retrieve or update call.
@@ -222,6 +416,8 @@ func fromWire(w *wireSubscription) (Subscription, error) {
 	switch {
 	case w.ID == nil || *w.ID == "":
 		return Subscription{}, errors.New("no id")
+	case CheckID(*w.ID) != nil:
+		return Subscription{}, CheckID(*w.ID)
 	case w.TargetURL == nil || *w.TargetURL == "":
 		return Subscription{}, fmt.Errorf("subscription %q: no target_url", *w.ID)
 	case w.SubscribedEvents == nil:

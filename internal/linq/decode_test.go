@@ -63,7 +63,7 @@ func TestDecodeRejectsDamagedAnswers(t *testing.T) {
 		body    string
 		wantErr string
 	}{
-		{name: "list: null subscriptions is empty", decode: list, body: `{"subscriptions":null}`, wantErr: ""},
+		{name: "list: null subscriptions is refused", decode: list, body: `{"subscriptions":null}`, wantErr: `"subscriptions" is null, not an array`},
 		{name: "list: empty", decode: list, body: `{"subscriptions":[]}`, wantErr: ""},
 		{name: "list: number", decode: list, body: `42`, wantErr: "body is a number, not an object"},
 		{name: "list: null body", decode: list, body: `null`, wantErr: "body is null, not an object"},

@@ -59,6 +59,8 @@ type Options struct {
 	// afterCheck, when set, is called after every examination with whether
 	// it signalled a change (tests wait on it instead of sleeping).
 	afterCheck func(changed bool)
+	// open replaces os.Open in tests (to fail with EMFILE).
+	open func(name string) (io.ReadCloser, error)
 }
 
 // source is the part of *fsnotify.Watcher the Watcher uses.
@@ -107,6 +109,9 @@ type Watcher struct {
 	// last is the state last seen while the file existed; reported changes
 	// are relative to it.
 	last state
+	// gone is set while the file is missing: its return is reported even
+	// with the same content, since a reload may have failed meanwhile.
+	gone bool
 }
 
 // New returns a Watcher for path and records the file's current content as
@@ -133,6 +138,9 @@ func New(path string, opts Options) (*Watcher, error) {
 	if opts.newSource == nil {
 		opts.newSource = newFSNotifySource
 	}
+	if opts.open == nil {
+		opts.open = func(name string) (io.ReadCloser, error) { return os.Open(name) }
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -144,7 +152,7 @@ func New(path string, opts Options) (*Watcher, error) {
 		changes: make(chan struct{}, 1),
 		dirs:    map[string]bool{},
 	}
-	w.last = w.examine()
+	w.last, _ = w.examine()
 	w.rebuild()
 	return w, nil
 }
@@ -351,17 +359,33 @@ func (w *Watcher) syncDirs(s state) {
 }
 
 // check examines the file and signals when its content or resolved target
-// differs from the last state seen while it existed. A missing file is
-// tolerated silently: the next existing state is compared with the last one.
+// differs from the last state seen while it existed, or when it exists
+// again after it was seen missing. A missing file is logged (once, as a
+// warning) and not signalled: a reload would fail, and the last good
+// config stays in force. A file that exists but cannot be read (EMFILE,
+// ENFILE, EACCES, EIO...) is signalled, so that the reload fails, is
+// logged and counted, rather than the change being taken for nothing.
 func (w *Watcher) check() {
-	s := w.examine()
-	changed := s.exists && (!w.last.exists || s.sum != w.last.sum || s.target != w.last.target)
+	s, err := w.examine()
+	missing := errors.Is(err, fs.ErrNotExist)
+	changed := false
 	switch {
-	case changed:
-		w.log.Debug("file changed", "target", s.target)
+	case err != nil && !missing:
+		w.log.Warn("cannot read the file; reloading so that the failure is reported", "err", err)
+		changed = true
+		w.last = state{} // the next good read is reported, whatever it holds
+	case missing:
+		if !w.gone {
+			w.log.Warn("file is missing; keeping the last good config until it is back")
+		}
+		w.gone = true
+	default:
+		changed = w.gone || !w.last.exists || s.sum != w.last.sum || s.target != w.last.target
+		if changed {
+			w.log.Debug("file changed", "target", s.target, "back", w.gone)
+		}
+		w.gone = false
 		w.last = s
-	case !s.exists:
-		w.log.Debug("file is missing; keeping the last state")
 	}
 	w.syncDirs(s)
 	if w.opts.afterCheck != nil {
@@ -375,23 +399,24 @@ func (w *Watcher) check() {
 	}
 }
 
-// examine hashes the file's content and resolves its symlinks. Any failure
-// (missing, unreadable, a dangling link mid-swap) reads as "not there".
-func (w *Watcher) examine() state {
+// examine hashes the file's content and resolves its symlinks. The error
+// wraps fs.ErrNotExist when the file (or a link's target, as mid-swap) is
+// missing; any other error is a file that exists but cannot be read.
+func (w *Watcher) examine() (state, error) {
 	target, err := filepath.EvalSymlinks(w.path)
 	if err != nil {
-		return state{}
+		return state{}, err
 	}
-	f, err := os.Open(target)
+	f, err := w.opts.open(target)
 	if err != nil {
-		return state{}
+		return state{}, err
 	}
 	defer f.Close()
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return state{}
+		return state{}, err
 	}
 	s := state{exists: true, target: target}
 	h.Sum(s.sum[:0])
-	return s
+	return s, nil
 }

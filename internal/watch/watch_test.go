@@ -1,12 +1,18 @@
 package watch
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -612,4 +618,75 @@ func TestClassifyEvents(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestUnreadableFileIsSignalledNotTakenForMissing: a file that exists but
+// cannot be opened (descriptors exhausted) is signalled so that the
+// reload fails visibly, and the next good read is signalled too, even with
+// the content seen before, so that the reload can succeed.
+func TestUnreadableFileIsSignalledNotTakenForMissing(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v1")
+	var fail atomic.Bool
+	logs := &syncBuffer{}
+	opts := Options{Debounce: 10 * time.Millisecond, PollInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		open: func(name string) (io.ReadCloser, error) {
+			if fail.Load() {
+				return nil, &fs.PathError{Op: "open", Path: name, Err: syscall.EMFILE}
+			}
+			return os.Open(name)
+		}}
+	w, p := start(t, f, opts)
+
+	fail.Store(true)
+	write(t, f, "v2")
+	waitSignal(t, w)
+	if !strings.Contains(logs.String(), "too many open files") || !strings.Contains(logs.String(), "level=WARN") {
+		t.Errorf("the read error is not logged as a warning:\n%s", logs)
+	}
+	fail.Store(false)
+	before := p.checks.Load()
+	write(t, f, "v2") // same content as the last event
+	waitFor(t, "an examination", func() bool { return p.checks.Load() > before })
+	waitSignal(t, w)
+}
+
+// TestFileBackAfterMissingIsSignalledEvenIfIdentical: a reload while the
+// file was missing failed, so its return must be signalled even with the
+// old content; the disappearance itself is logged at once as a warning.
+func TestFileBackAfterMissingIsSignalledEvenIfIdentical(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "subscriptions.yaml")
+	write(t, f, "v1")
+	logs := &syncBuffer{}
+	w, p := start(t, f, Options{Debounce: 10 * time.Millisecond, PollInterval: -1, Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	if err := os.Remove(f); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a warning about the missing file", func() bool {
+		return strings.Contains(logs.String(), "level=WARN") && strings.Contains(logs.String(), "missing")
+	})
+	if got := p.signals.Load(); got != 0 {
+		t.Errorf("the disappearance was signalled %d times, want 0", got)
+	}
+	write(t, f, "v1")
+	waitSignal(t, w)
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent use.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
 }

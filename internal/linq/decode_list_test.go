@@ -2,38 +2,19 @@ package linq
 
 import (
 	"fmt"
-	"reflect"
 	"strings"
 	"testing"
 )
 
-// fastAgrees fails when decodeListFast accepts body with a result that
-// decodeListSlow does not give.
-func fastAgrees(t *testing.T, body []byte) (accepted bool) {
-	t.Helper()
-	fast, ok := decodeListFast(body)
-	if !ok {
-		return false
-	}
-	slow, err := decodeListSlow(body)
-	if err != nil {
-		t.Fatalf("fast path accepted what the slow path refuses (%v): %q", err, body)
-	}
-	if !reflect.DeepEqual(fast, slow) {
-		t.Fatalf("fast path decoded %q differently:\nfast %+v\nslow %+v", body, fast, slow)
-	}
-	return true
-}
-
-func TestDecodeListFastPathAgreesWithTheSlowPath(t *testing.T) {
+func TestDecodeListAcceptsOnlyACompleteList(t *testing.T) {
 	item := func(id string) string {
 		return `{"id":"` + id + `","target_url":"https://h.example/` + id + `","subscribed_events":["message.sent"],"is_active":true,` +
 			`"phone_numbers":null,"environment_id":null,"created_at":"2026-01-02T03:04:05.123Z","updated_at":"2026-01-02T03:04:05Z"}`
 	}
 	tests := []struct {
-		name     string
-		body     string
-		wantFast bool
+		name   string
+		body   string
+		wantOK bool
 	}{
 		{"plain list", `{"subscriptions":[` + item("a") + `,` + item("b") + `]}`, true},
 		{"empty list", `{"subscriptions":[]}`, true},
@@ -43,8 +24,21 @@ func TestDecodeListFastPathAgreesWithTheSlowPath(t *testing.T) {
 		{"escaped timestamp", `{"subscriptions":[{"id":"a","target_url":"u","subscribed_events":[],"is_active":false,"created_at":"2026-01-02T03:04:05\u005a"}]}`, true},
 		{"offset timestamp", `{"subscriptions":[{"id":"a","target_url":"u","subscribed_events":[],"is_active":false,"created_at":"2026-01-02 03:04:05+02:00"}]}`, true},
 		{"null list", `{"subscriptions":null}`, false},
+		{"has_more true", `{"subscriptions":[` + item("a") + `],"has_more":true}`, false},
+		{"has_more false", `{"subscriptions":[` + item("a") + `],"has_more":false}`, true},
+		{"next URL", `{"subscriptions":[` + item("a") + `],"next":"/v3/webhook-subscriptions?page=2"}`, false},
+		{"cursor", `{"cursor":"abc","subscriptions":[` + item("a") + `]}`, false},
+		{"next_cursor", `{"subscriptions":[],"next_cursor":"abc"}`, false},
+		{"next_page number", `{"subscriptions":[],"next_page":2}`, false},
+		{"page token", `{"subscriptions":[],"nextPageToken":"x"}`, false},
+		{"links object", `{"subscriptions":[],"links":{"next":"x"}}`, false},
+		{"meta has_more", `{"subscriptions":[],"meta":{"has_more":true}}`, false},
+		{"meta next null", `{"subscriptions":[],"meta":{"next":null,"count":0}}`, true},
+		{"list key in other case twice", `{"subscriptions":[],"SUBSCRIPTIONS":[]}`, false},
+		{"other key twice", `{"subscriptions":[],"x":1,"x":2}`, false},
+		{"dot id", `{"subscriptions":[{"id":"..","target_url":"u","subscribed_events":[],"is_active":true}]}`, false},
 		{"no list", `{"data":[]}`, false},
-		{"list key in other case", `{"Subscriptions":[` + item("a") + `]}`, false},
+		{"list key in other case", `{"Subscriptions":[` + item("a") + `]}`, true},
 		{"list key twice", `{"subscriptions":[` + item("a") + `],"subscriptions":[{"id":"b"}]}`, false},
 		{"success false", `{"success":false,"subscriptions":[]}`, false},
 		{"error envelope", `{"error":{"status":500,"code":3006,"message":"x"},"subscriptions":[]}`, false},
@@ -60,14 +54,15 @@ func TestDecodeListFastPathAgreesWithTheSlowPath(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := fastAgrees(t, []byte(tt.body)); got != tt.wantFast {
-				t.Errorf("fast path accepted = %v, want %v", got, tt.wantFast)
+			subs, err := decodeList([]byte(tt.body))
+			if got := err == nil; got != tt.wantOK {
+				t.Fatalf("decodeList accepted = %v (%v), want %v", got, err, tt.wantOK)
 			}
-			// Whatever path is taken, decodeList answers as the slow path.
-			got, gotErr := decodeList([]byte(tt.body))
-			want, wantErr := decodeListSlow([]byte(tt.body))
-			if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(got, want) {
-				t.Errorf("decodeList = %v, %v; slow path = %v, %v", got, gotErr, want, wantErr)
+			if err != nil && subs != nil {
+				t.Errorf("a refused answer returned %d subscriptions", len(subs))
+			}
+			if err != nil {
+				t.Logf("error: %v", err)
 			}
 		})
 	}
@@ -95,17 +90,6 @@ func TestPlainStringMatchesJSONUnmarshal(t *testing.T) {
 	}
 }
 
-// FuzzDecodeListFastPath checks that the one-pass decoder never accepts a
-// list answer the careful decoder refuses, nor decodes one differently.
-func FuzzDecodeListFastPath(f *testing.F) {
-	addSeeds(f, listAB, `{"subscriptions":[]}`, `{"subscriptions":null}`, `{"subscriptions":[`+subA+`,`+subA+`]}`,
-		`{"success":true,"subscriptions":[`+subA+`]}`, `{"Subscriptions":[`+subA+`]}`,
-		`{"subscriptions":[`+subA+`],"subscriptions":[{"id":"b"}]}`, `{"subscriptions":[`+subB+`]} x`)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		fastAgrees(t, body)
-	})
-}
-
 // BenchmarkDecodeList measures decoding a list answer of 10,000
 // subscriptions as the API encodes them.
 func BenchmarkDecodeList(b *testing.B) {
@@ -121,19 +105,12 @@ func BenchmarkDecodeList(b *testing.B) {
 	}
 	sb.WriteString(`]}`)
 	body := []byte(sb.String())
-	for _, path := range []struct {
-		name   string
-		decode func([]byte) ([]Subscription, error)
-	}{{"decodeList", decodeList}, {"slow", decodeListSlow}} {
-		b.Run(path.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(body)))
-			for b.Loop() {
-				subs, err := path.decode(body)
-				if err != nil || len(subs) != 10000 {
-					b.Fatalf("%d subscriptions, %v", len(subs), err)
-				}
-			}
-		})
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		subs, err := decodeList(body)
+		if err != nil || len(subs) != 10000 {
+			b.Fatalf("%d subscriptions, %v", len(subs), err)
+		}
 	}
 }
