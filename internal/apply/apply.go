@@ -134,6 +134,14 @@ type Result struct {
 	// StoreErr is the first failure of the secret store, after which no
 	// further create was started.
 	StoreErr error
+	// Created lists the subscriptions created (by a create or a rotation)
+	// whose secret was stored, sorted by name: the endpoints to probe.
+	Created []Created
+}
+
+// Created is a subscription an Execute created and whose secret it stored.
+type Created struct {
+	Name, ID, TargetURL string
 }
 
 // OK reports whether every change took full effect.
@@ -207,6 +215,7 @@ func Execute(ctx context.Context, api linq.API, p diff.Plan, opts Options) (Resu
 		return order[changeKey(e.res.Failures[i].Change)] < order[changeKey(e.res.Failures[j].Change)]
 	})
 	sort.Slice(e.res.LostSecrets, func(i, j int) bool { return e.res.LostSecrets[i].Name < e.res.LostSecrets[j].Name })
+	sort.Slice(e.res.Created, func(i, j int) bool { return e.res.Created[i].Name < e.res.Created[j].Name })
 	return e.res, nil
 }
 
@@ -476,6 +485,9 @@ func (e *executor) created(ctx context.Context, c diff.Change, s linq.CreatedSub
 		return
 	} else {
 		e.log.Info("created subscription", "name", c.Name, "id", s.ID, "replaced", rec.PreviousSubscriptionID, "store", e.opts.Secrets.String())
+		e.mu.Lock()
+		e.res.Created = append(e.res.Created, Created{Name: c.Name, ID: s.ID, TargetURL: s.TargetURL})
+		e.mu.Unlock()
 	}
 	if !c.Update.IsZero() {
 		e.wrote()

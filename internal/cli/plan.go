@@ -95,7 +95,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 	switch {
 	case len(p.Errors) > 0:
 		return ExitError
-	case p.HasChanges(), len(diff.Lost(p.Custody)) > 0:
+	case p.HasChanges(), len(diff.Lost(p.Custody)) > 0, len(p.Deferred) > 0:
 		// A lost secret is drift too: only a rotation cures it.
 		return ExitPending
 	}

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseReadsTheExampleFile(t *testing.T) {
@@ -481,5 +482,27 @@ func TestRotateLostSecretsIsABooleanAtTopLevel(t *testing.T) {
 	_, diags = Parse("s.yaml", []byte(base+"rotate_lost_secrets: sometimes\n"))
 	if !diags.HasErrors() || !strings.Contains(diags.Error(), "s.yaml:3:22: rotate_lost_secrets: must be a boolean") {
 		t.Errorf("a non-boolean gave %q, want its position and field", diags.Error())
+	}
+}
+
+func TestProbeIntervalAndVerifyBeforeMove(t *testing.T) {
+	doc := "version: 1\nprobe_interval: 15m\nsubscriptions:\n  - name: a\n    target_url: https://a.example.com/x\n    subscribed_events: [message.sent]\n    verify_before_move: true\n"
+	cfg, diags := Parse("s.yaml", []byte(doc))
+	if diags.HasErrors() || cfg.ProbeInterval != 15*time.Minute || !cfg.Subscriptions[0].VerifyBeforeMove {
+		t.Fatalf("got %+v, %v", cfg, diags)
+	}
+	for bad, want := range map[string]string{
+		"probe_interval: soon\n": "s.yaml:2:17: probe_interval: must be a duration",
+		"probe_interval: 1s\n":   "s.yaml:2:17: probe_interval: must be at least 10s",
+		"probe_interval: 15\n":   "s.yaml:2:17: probe_interval: must be a string",
+	} {
+		_, diags := Parse("s.yaml", []byte(strings.Replace(doc, "probe_interval: 15m\n", bad, 1)))
+		if !strings.Contains(diags.Error(), want) {
+			t.Errorf("%q: %q, want %q", bad, diags.Error(), want)
+		}
+	}
+	_, diags = Parse("s.yaml", []byte(strings.Replace(doc, "verify_before_move: true", "verify_before_move: 1", 1)))
+	if !strings.Contains(diags.Error(), "s.yaml:7:25: subscriptions[0].verify_before_move: must be a boolean") {
+		t.Errorf("non-boolean verify_before_move: %q", diags.Error())
 	}
 }

@@ -10,6 +10,7 @@ package config
 import (
 	"fmt"
 	"slices"
+	"time"
 )
 
 // Policy says what happens to remote subscriptions that no entry matches.
@@ -29,6 +30,10 @@ type Position struct {
 }
 
 // Config is a loaded, validated desired-state file.
+// MinProbeInterval is the shortest probe_interval: probes are requests to
+// the user's own endpoints.
+const MinProbeInterval = 10 * time.Second
+
 type Config struct {
 	// Path is the file it was loaded from, as given.
 	Path    string
@@ -40,6 +45,9 @@ type Config struct {
 	// RotateLostSecrets, when true, has apply and run rotate every
 	// subscription whose signing secret is lost (as --rotate-lost-secrets).
 	RotateLostSecrets bool
+	// ProbeInterval, when set, has linq-sync run probe every managed
+	// endpoint this often (as --probe-interval); 0 means off.
+	ProbeInterval time.Duration
 	// Subscriptions are in file order.
 	Subscriptions []Subscription
 
@@ -59,6 +67,9 @@ type Subscription struct {
 	// PhoneNumbers is nil when omitted, null or []: all numbers.
 	PhoneNumbers []string
 	IsActive     bool
+	// VerifyBeforeMove holds a change of target_url until the new URL
+	// answers a signed probe as verified.
+	VerifyBeforeMove bool
 
 	// Pos is where the entry starts; FieldPos holds the position of each key
 	// that was present, taken from its value (for a list, the list's start),

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -13,9 +14,9 @@ import (
 )
 
 var (
-	topKeys   = []string{"version", "policy", "log_level", "subscriptions", "rotate_lost_secrets"}
+	topKeys   = []string{"version", "policy", "log_level", "subscriptions", "rotate_lost_secrets", "probe_interval"}
 	logLevels = []string{"debug", "info", "warn", "error"}
-	entryKeys = []string{"name", "id", "target_url", "subscribed_events", "phone_numbers", "is_active"}
+	entryKeys = []string{"name", "id", "target_url", "subscribed_events", "phone_numbers", "is_active", "verify_before_move"}
 
 	policys = []string{string(PolicyUpsertOnly), string(PolicySync)}
 )
@@ -112,9 +113,9 @@ type fieldSet [8]field
 
 // Indexes into topKeys and entryKeys.
 const (
-	kVersion, kPolicy, kLogLevel, kSubscriptions, kRotateLost = 0, 1, 2, 3, 4
+	kVersion, kPolicy, kLogLevel, kSubscriptions, kRotateLost, kProbeInterval = 0, 1, 2, 3, 4, 5
 
-	kName, kID, kTargetURL, kEvents, kPhones, kIsActive = 0, 1, 2, 3, 4, 5
+	kName, kID, kTargetURL, kEvents, kPhones, kIsActive, kVerifyMove = 0, 1, 2, 3, 4, 5, 6
 )
 
 // fields checks the keys of mapping m (resolved) against known and returns
@@ -238,6 +239,20 @@ func (p *parser) root(n *yaml.Node) *Config {
 			p.errorf(f.val, topLoc("rotate_lost_secrets"), "must be a boolean (true or false), got %s", describe(v))
 		} else {
 			cfg.RotateLostSecrets = b
+		}
+	}
+
+	if f := fs[kProbeInterval]; f.key != nil {
+		if s, ok := p.str(f.val, topLoc("probe_interval")); ok {
+			d, err := time.ParseDuration(s)
+			switch {
+			case err != nil:
+				p.errorf(f.val, topLoc("probe_interval"), "must be a duration such as \"15m\" or \"1h\", got %s", quote(s))
+			case d != 0 && d < MinProbeInterval:
+				p.errorf(f.val, topLoc("probe_interval"), "must be at least %s (or 0 for off), got %s", MinProbeInterval, quote(s))
+			default:
+				cfg.ProbeInterval = d
+			}
 		}
 	}
 
@@ -389,6 +404,15 @@ func (p *parser) entry(i int, n *yaml.Node) (Subscription, bool) {
 			p.errorf(f.val, at.field("is_active"), "must be a boolean (true or false), got %s", describe(v))
 		} else {
 			s.IsActive = b
+		}
+	}
+	if f := fs[kVerifyMove]; f.key != nil {
+		v := resolve(f.val)
+		var b bool
+		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!bool" || v.Decode(&b) != nil {
+			p.errorf(f.val, at.field("verify_before_move"), "must be a boolean (true or false), got %s", describe(v))
+		} else {
+			s.VerifyBeforeMove = b
 		}
 	}
 	return s, true

@@ -173,3 +173,50 @@ func Lost(cs []Custody) []Custody {
 	}
 	return out
 }
+
+// Deferred is a move held back: an entry with verify_before_move whose new
+// target_url has not answered a signed probe as verified. Nothing moves
+// until it does; the plan says why.
+type Deferred struct {
+	Name, ID string
+	From, To string
+	Reason   string
+}
+
+// DeferMove returns p with the target_url change of name's update held
+// back for reason. The update's other fields still apply; an update that
+// only moved is dropped. p is not changed.
+func DeferMove(p Plan, name, reason string) Plan {
+	out := p
+	out.Changes = make([]Change, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		if c.Action != ActionUpdate || c.Name != name || c.Update.TargetURL == nil {
+			out.Changes = append(out.Changes, c)
+			continue
+		}
+		from := ""
+		if c.Current != nil {
+			from = c.Current.TargetURL
+		}
+		out.Deferred = append(slices.Clone(p.Deferred), Deferred{Name: name, ID: c.ID, From: from, To: *c.Update.TargetURL, Reason: reason})
+		c.Update.TargetURL = nil
+		c.TargetURL = from
+		c.Fields = slices.DeleteFunc(slices.Clone(c.Fields), func(f FieldChange) bool { return f.Field == "target_url" })
+		if len(c.Fields) > 0 {
+			out.Changes = append(out.Changes, c)
+		}
+	}
+	return out
+}
+
+// Moves returns the updates of p that change a target_url, for entries
+// that ask for verify_before_move.
+func Moves(p Plan) []Change {
+	var out []Change
+	for _, c := range p.Changes {
+		if c.Action == ActionUpdate && c.Update.TargetURL != nil && c.Desired != nil && c.Desired.VerifyBeforeMove {
+			out = append(out, c)
+		}
+	}
+	return out
+}

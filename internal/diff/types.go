@@ -99,6 +99,8 @@ type Plan struct {
 	// Custody is the state of each matched entry's secret, when a secret
 	// store was consulted (see AssessCustody).
 	Custody []Custody
+	// Deferred lists the moves held back until their new URL verifies.
+	Deferred []Deferred
 }
 
 // Summary counts a plan's changes by action.

@@ -29,7 +29,7 @@ func GitHub(w io.Writer, p diff.Plan, opts Options) error {
 		sum += "\n" + outOfScopeLine(s.OutOfScope)
 	}
 	ew.printf("%s\n", workflowCommand("notice", "", config.Position{}, githubTitle, sum))
-	if lost := lostLines(p); len(lost) > 0 {
+	if lost := append(lostLines(p), deferredLines(p)...); len(lost) > 0 {
 		ew.printf("%s\n", workflowCommand("error", opts.File, config.Position{}, githubTitle, strings.Join(lost, "\n")))
 	}
 	for _, c := range p.Changes {

@@ -21,6 +21,16 @@ type jsonPlan struct {
 	Errors        []jsonError  `json:"errors"`
 	// Custody is empty when no secret store was read.
 	Custody []jsonCustody `json:"custody"`
+	// Deferred lists the verified moves held back.
+	Deferred []jsonDeferred `json:"deferred"`
+}
+
+type jsonDeferred struct {
+	Name   string `json:"name"`
+	ID     string `json:"id"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	Reason string `json:"reason"`
 }
 
 type jsonCustody struct {
@@ -103,9 +113,13 @@ func JSON(w io.Writer, p diff.Plan, opts Options) error {
 			Create: s.Create, Update: s.Update, Delete: s.Delete, Rotate: s.Rotate,
 			Unmanaged: s.Unmanaged, InSync: s.InSync, OutOfScope: s.OutOfScope,
 		},
-		Changes: make([]jsonChange, 0, len(p.Changes)),
-		Errors:  make([]jsonError, 0, len(p.Errors)),
-		Custody: make([]jsonCustody, 0, len(p.Custody)),
+		Changes:  make([]jsonChange, 0, len(p.Changes)),
+		Errors:   make([]jsonError, 0, len(p.Errors)),
+		Custody:  make([]jsonCustody, 0, len(p.Custody)),
+		Deferred: make([]jsonDeferred, 0, len(p.Deferred)),
+	}
+	for _, d := range p.Deferred {
+		doc.Deferred = append(doc.Deferred, jsonDeferred{Name: d.Name, ID: d.ID, From: d.From, To: d.To, Reason: d.Reason})
 	}
 	for _, c := range p.Custody {
 		doc.Custody = append(doc.Custody, jsonCustody{Name: c.Name, ID: c.ID, Secret: string(c.State), Reason: c.Reason, Detail: c.Detail})

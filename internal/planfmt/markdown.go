@@ -53,6 +53,10 @@ func Markdown(w io.Writer, p diff.Plan, opts Options) error {
 		ew.printf("**%d %s lost: deliveries to %s cannot be verified.**\n\n", len(diff.Lost(p.Custody)), plural(len(diff.Lost(p.Custody)), "signing secret", "signing secrets"), plural(len(diff.Lost(p.Custody)), "it", "them"))
 		fenced(ew, "text", lost)
 	}
+	if held := deferredLines(p); len(held) > 0 {
+		ew.printf("**%d %s held until the new URL verifies signed probes.**\n\n", len(p.Deferred), plural(len(p.Deferred), "move", "moves"))
+		fenced(ew, "text", held)
+	}
 	for _, c := range p.Changes {
 		ew.printf("<details><summary>%s</summary>\n\n", mdSummary(c, opts))
 		fenced(ew, "diff", mdDiff(c))

@@ -188,6 +188,17 @@ func summaryLine(s diff.Summary, p diff.Plan) string {
 // rotateNote explains a rotation under its header.
 const rotateNote = "deleted, then created again as declared, so that a fresh signing secret is held; the receiver gets no deliveries between the two calls"
 
+// deferredLines are the "! move held" lines of p: verified moves whose
+// new URL has not answered a signed probe as verified.
+func deferredLines(p diff.Plan) []string {
+	var out []string
+	for _, d := range p.Deferred {
+		out = append(out, fmt.Sprintf("! move held %s (%s): %s -> %s: %s", clean(d.Name), clean(d.ID), clean(d.From), clean(d.To), clean(d.Reason)))
+		out = append(out, "  hint: verify_before_move: the subscription stays at its old URL until the new one verifies signed probes; `linq-sync probe` shows the result")
+	}
+	return out
+}
+
 // lostLines are the "! secret lost" lines of p's custody, each with what
 // was found and, unless the plan rotates it, the cure.
 func lostLines(p diff.Plan) []string {

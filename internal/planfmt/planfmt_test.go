@@ -147,6 +147,7 @@ func custodyPlan() diff.Plan {
 		"moved":  {SubscriptionID: "99999999-0000-4000-8000-000000000000", Verified: true},
 	})
 	p, _ = diff.Rotate(p, []string{"moved"})
+	p.Deferred = []diff.Deferred{{Name: "shop", ID: "55555555-0000-4000-8000-000000000000", From: "https://a.example.com/shop", To: "https://b.example.com/shop", Reason: "https://b.example.com/shop answered rejects-valid: the receiver has another secret"}}
 	return p
 }
 

@@ -14,7 +14,7 @@ func Text(w io.Writer, p diff.Plan, opts Options) error {
 	for _, e := range p.Errors {
 		ew.printf("! error %s: %s\n", clean(e.Name), clean(e.Message))
 	}
-	lost := lostLines(p)
+	lost := append(lostLines(p), deferredLines(p)...)
 	for _, l := range lost {
 		ew.printf("%s\n", l)
 	}

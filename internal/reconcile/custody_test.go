@@ -16,6 +16,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/probe"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/secrets"
 )
@@ -345,4 +346,99 @@ func TestRotationLeavesAGapNotAnOverlap(t *testing.T) {
 		t.Fatalf("the create started at %v, before the delete finished at %v: the two could overlap", createStarted, deleted)
 	}
 	t.Logf("rotation gap (delete answered → new subscription created) at 20 ms per call: %v", created.Sub(deleted).Round(time.Millisecond))
+}
+
+// stubVerifier answers Verify as told and records what it was asked.
+type stubVerifier struct {
+	err  error
+	seen []probe.Target
+}
+
+func (v *stubVerifier) Verify(_ context.Context, t probe.Target) (probe.Result, error) {
+	v.seen = append(v.seen, t)
+	return probe.Result{}, v.err
+}
+
+func TestVerifyBeforeMoveHoldsTheMoveUntilTheNewURLVerifies(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	r := reconcile.New(h.client, h.opts())
+	if _, err := r.Reconcile(ctx, parse(t, twoEntries), false); err != nil {
+		t.Fatal(err)
+	}
+	var id string
+	for _, s := range h.fake.Snapshot() {
+		if strings.HasSuffix(s.TargetURL, "/crm") {
+			id = s.ID
+		}
+	}
+	moved := parse(t, `version: 1
+subscriptions:
+  - name: crm
+    id: `+id+`
+    target_url: https://hooks.example.com/crm-v2
+    subscribed_events: [message.received, message.read]
+    verify_before_move: true
+  - name: billing
+    target_url: https://hooks.example.com/billing
+    subscribed_events: [message.sent]
+`)
+	secret, _ := h.secrets.Secret(ctx, "crm")
+
+	refuses := &stubVerifier{err: errors.New("https://hooks.example.com/crm-v2 answered rejects-valid")}
+	opts := h.opts()
+	opts.Verifier = refuses
+	rep, err := reconcile.New(h.client, opts).Reconcile(ctx, moved, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(refuses.seen) != 1 || refuses.seen[0].TargetURL != "https://hooks.example.com/crm-v2" || string(refuses.seen[0].Secret) != secret || refuses.seen[0].SubscriptionID != id {
+		t.Fatalf("verifier asked %+v, want the new URL with the held secret", refuses.seen)
+	}
+	if len(rep.Plan.Deferred) != 1 || !strings.Contains(rep.Plan.Deferred[0].Reason, "rejects-valid") {
+		t.Errorf("deferred = %+v, want the move held with the probe's reason", rep.Plan.Deferred)
+	}
+	for _, s := range h.fake.Snapshot() {
+		if s.ID == id && (s.TargetURL != "https://hooks.example.com/crm" || len(s.SubscribedEvents) != 2) {
+			t.Errorf("subscription = %s %v, want the URL kept and the events updated", s.TargetURL, s.SubscribedEvents)
+		}
+	}
+
+	opts.Verifier = &stubVerifier{}
+	if _, err := reconcile.New(h.client, opts).Reconcile(ctx, moved, false); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range h.fake.Snapshot() {
+		if s.ID == id && s.TargetURL != "https://hooks.example.com/crm-v2" {
+			t.Errorf("after verifying, URL = %s, want the move applied", s.TargetURL)
+		}
+	}
+}
+
+func TestProbeTargetsCarryTheHeldSecretsAndSayWhyOthersCannotBeProbed(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.fake.Seed(remote("https://hooks.example.com/adopted", "message.read"))
+	cfg := parse(t, twoEntries+"  - name: adopted\n    target_url: https://hooks.example.com/adopted\n    subscribed_events: [message.read]\n")
+	rep, err := reconcile.New(h.client, h.opts()).Reconcile(ctx, cfg, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := reconcile.ProbeTargets(ctx, rep, h.secrets)
+	got := map[string]probe.Target{}
+	for _, tg := range ts {
+		got[tg.Name] = tg
+	}
+	if len(ts) != 3 {
+		t.Fatalf("targets = %+v, want the two created and the adopted one", ts)
+	}
+	for _, name := range []string{"crm", "billing"} {
+		want, _ := h.secrets.Secret(ctx, name)
+		if got[name].Secret == "" || string(got[name].Secret) != want || got[name].SubscriptionID == "" {
+			t.Errorf("%s: target %+v, want its new subscription with the stored secret", name, got[name])
+		}
+	}
+	if a := got["adopted"]; a.Secret != "" || !strings.Contains(a.SkipReason, "unknown") {
+		t.Errorf("adopted: %+v, want skipped: secret unknown", a)
+	}
 }

@@ -32,6 +32,9 @@ type Options struct {
 	// RotateLostSecrets adds a rotation to the plan for every matched entry
 	// whose secret is lost, so that a fresh secret is held.
 	RotateLostSecrets bool
+	// Verifier probes the new URL of an entry with verify_before_move;
+	// without one, such moves are held back.
+	Verifier Verifier
 	// EventTypesTTL bounds how long the event-type list is cached; 0 means
 	// for the Reconciler's lifetime.
 	EventTypesTTL time.Duration
@@ -127,6 +130,7 @@ func (r *Reconciler) Plan(ctx context.Context, cfg *config.Config) (PlanResult, 
 			p, _ = diff.Rotate(p, names)
 		}
 	}
+	p = r.verifyMoves(ctx, p)
 	res.Plan = p
 	return res, nil
 }
