@@ -1,0 +1,165 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/probe"
+	"github.com/linq-sync/linq-sync/internal/reconcile"
+	"github.com/linq-sync/linq-sync/internal/secrets"
+)
+
+// RecheckAfter is how long after a failed probe of a new endpoint it is
+// probed again: a receiver may take a minute to pick up a new secret.
+const RecheckAfter = 2 * time.Minute
+
+// Probes runs the daemon's endpoint probes: every interval (the flag, or
+// the file's probe_interval), and right after each create or rotation.
+// It wraps the reconciler to learn, from each plan, which endpoints are
+// managed and which secrets are held; it makes no API call of its own.
+type Probes struct {
+	r        *reconcile.Reconciler
+	store    secrets.Store
+	mon      *probe.Monitor
+	flag     time.Duration // --probe-interval; 0 defers to the file
+	recheck  time.Duration
+	afterNew func(d time.Duration, f func()) // time.AfterFunc; tests inject
+
+	mu       sync.Mutex
+	targets  []probe.Target
+	interval time.Duration // in force
+	changed  chan struct{} // closed and replaced when interval changes
+	probing  sync.WaitGroup
+}
+
+// NewProbes returns the probes of the daemon whose reconciles go through
+// r, with secrets read from store. interval is --probe-interval: when
+// zero, the file's probe_interval applies (0 there too: periodic probes
+// off; endpoints are still probed after each create).
+func NewProbes(r *reconcile.Reconciler, store secrets.Store, mon *probe.Monitor, interval time.Duration) *Probes {
+	return &Probes{
+		r: r, store: store, mon: mon, flag: interval, interval: interval,
+		recheck:  RecheckAfter,
+		afterNew: func(d time.Duration, f func()) { time.AfterFunc(d, f) },
+		changed:  make(chan struct{}),
+	}
+}
+
+// Reconciler is the daemon Reconciler that reconciles through r and
+// remembers each plan's probe targets. After an apply that created
+// subscriptions it probes them at once (in the background, so the loop is
+// not held up), and once more RecheckAfter later if they did not verify.
+func (p *Probes) Reconciler(ctx context.Context) Reconciler {
+	return ReconcilerFunc(func(rctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
+		rep, err := p.r.Reconcile(rctx, cfg, dryRun)
+		p.setInterval(cfg.ProbeInterval)
+		if rep.Listed {
+			ts := reconcile.ProbeTargets(rctx, rep, p.store)
+			p.mu.Lock()
+			p.targets = ts
+			p.mu.Unlock()
+		}
+		if len(rep.Result.Created) > 0 {
+			created := make([]probe.Target, 0, len(rep.Result.Created))
+			for _, c := range rep.Result.Created {
+				created = append(created, reconcile.CreatedTarget(rctx, c, p.store))
+			}
+			p.checkNew(ctx, created)
+		}
+		return outcomeOf(rep), err
+	})
+}
+
+// checkNew probes new endpoints now and, those that did not verify,
+// again after recheck.
+func (p *Probes) checkNew(ctx context.Context, ts []probe.Target) {
+	p.probing.Add(1)
+	go func() {
+		defer p.probing.Done()
+		var again []probe.Target
+		for i, r := range p.mon.Check(ctx, ts) {
+			if r.Result != probe.Verified && r.Result != probe.Skipped && ctx.Err() == nil {
+				again = append(again, ts[i])
+			}
+		}
+		if len(again) == 0 {
+			return
+		}
+		p.probing.Add(1)
+		p.afterNew(p.recheck, func() {
+			defer p.probing.Done()
+			if ctx.Err() == nil {
+				p.mon.Check(ctx, again)
+			}
+		})
+	}()
+}
+
+// setInterval applies the file's probe_interval unless the flag set one.
+func (p *Probes) setInterval(fromFile time.Duration) {
+	want := p.flag
+	if want == 0 {
+		want = fromFile
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if want != p.interval {
+		p.interval = want
+		close(p.changed)
+		p.changed = make(chan struct{})
+	}
+}
+
+// Targets returns the endpoints the last plan found, for Monitor.Run.
+func (p *Probes) Targets(context.Context) ([]probe.Target, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]probe.Target(nil), p.targets...), nil
+}
+
+// Run probes every endpoint on the interval in force until ctx ends,
+// following changes of the file's probe_interval, then waits for the
+// probes still in flight.
+func (p *Probes) Run(ctx context.Context) {
+	defer p.probing.Wait()
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		p.mon.Run(ctx, tick, p.Targets)
+	}()
+	defer func() { <-done }()
+	for {
+		p.mu.Lock()
+		interval, changed := p.interval, p.changed
+		p.mu.Unlock()
+		var fire <-chan time.Time
+		var t *time.Ticker
+		if interval > 0 {
+			t = time.NewTicker(interval)
+			fire = t.C
+		}
+		stop := func() {
+			if t != nil {
+				t.Stop()
+			}
+		}
+		select {
+		case <-ctx.Done():
+			stop()
+			return
+		case <-changed:
+			stop()
+			continue
+		case now := <-fire:
+			stop()
+			select {
+			case tick <- now:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
