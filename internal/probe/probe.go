@@ -186,7 +186,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 		r.Result = Skipped
 		r.Hint = t.SkipReason
 		if r.Hint == "" {
-			r.Hint = "linq-sync holds no signing secret for this subscription, so it cannot sign a probe; delete and recreate the subscription to get one"
+			r.Hint = "linq-sync holds no signing secret for this subscription, so it cannot sign a probe; rotate it to get one: linq-sync rotate NAME"
 		}
 		return r
 	}
@@ -199,7 +199,7 @@ func (p *Prober) Probe(ctx context.Context, t Target) Result {
 	valid, forged, err := p.build(t, webhookVersion)
 	if err != nil {
 		r.Result = Skipped
-		r.Hint = fmt.Sprintf("the signing secret held for this subscription is not usable (%v); delete and recreate the subscription to get a new one", err)
+		r.Hint = fmt.Sprintf("the signing secret held for this subscription is not usable (%v); rotate it to get a new one: linq-sync rotate NAME", err)
 		return r
 	}
 	va := p.send(ctx, t.TargetURL, valid)

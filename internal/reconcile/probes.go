@@ -55,8 +55,11 @@ func heldSecret(ctx context.Context, store secrets.Store, custody []diff.Custody
 		if c.Name != name {
 			continue
 		}
-		if c.State != diff.SecretHeld {
-			return "", fmt.Errorf("its signing secret is %s here", c.State)
+		switch c.State {
+		case diff.SecretLost:
+			return "", fmt.Errorf("its signing secret is lost (%s); rotate it: linq-sync rotate %s", c.Detail, name)
+		case diff.SecretUnknown:
+			return "", errors.New("its signing secret is unknown here (adopted, never created by linq-sync); rotate it to have one held: linq-sync rotate " + name)
 		}
 		return store.Secret(ctx, name)
 	}
