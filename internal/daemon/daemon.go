@@ -92,6 +92,9 @@ type Outcome struct {
 	// SecretsMissing is the number of managed subscriptions whose secret
 	// is lost after the reconcile.
 	SecretsMissing int
+	// Following reports that another replica leads: nothing was planned
+	// or written here, and the drift metrics keep their values.
+	Following bool
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
@@ -177,6 +180,9 @@ type Options struct {
 	// Reload delivers reload requests. Nil means Run listens for SIGHUP
 	// itself.
 	Reload <-chan struct{}
+	// Wake asks for a reconcile now, without a reload: leader election
+	// sends on it when this replica starts leading.
+	Wake <-chan struct{}
 	// Clock is the time source; nil means the real clock.
 	Clock Clock
 	// Watch tunes the file watcher (debounce, poll interval).
@@ -473,6 +479,8 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 			if d.reload("SIGHUP") {
 				start("config reloaded")
 			}
+		case <-d.opts.Wake:
+			start("woken")
 
 		case <-nextC:
 			next = nil
@@ -583,6 +591,11 @@ func (d *daemon) reload(trigger string) bool {
 // finish records a finished reconcile in the metrics and logs one line.
 func (d *daemon) finish(r result) {
 	m := d.opts.Metrics
+	if r.out.Following && r.err == nil {
+		// Another replica leads: nothing was done here to record.
+		d.failures = 0
+		return
+	}
 	m.ObserveReconcile(r.end, r.duration, r.err)
 	if r.out.Planned {
 		m.SetDrift(r.out.Pending)

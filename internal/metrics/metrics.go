@@ -65,6 +65,7 @@ type Metrics struct {
 	managed             prometheus.Gauge
 	secretsLost         *prometheus.CounterVec
 	secretsMissing      prometheus.Gauge
+	leader              prometheus.Gauge
 	buildInfo           *prometheus.GaugeVec
 }
 
@@ -159,6 +160,11 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 			Name:      "secrets_missing",
 			Help:      "Managed subscriptions whose signing secret is lost (created here, and not held by the secret store), as of the last reconcile that listed the account. Cure: linq-sync rotate, or --rotate-lost-secrets.",
 		}),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace,
+			Name:      "leader",
+			Help:      "1 while this replica leads (with --leader-elect, the one replica that writes), 0 while it follows; 1 without leader election.",
+		}),
 		secretsLost: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace,
 			Name:      "secrets_lost_total",
@@ -175,7 +181,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.drift, m.reconciles, m.reconcileDuration, m.lastReconcileOK, m.lastReconcile,
 		m.consecutiveFailures, m.changesApplied, m.changeFailures, m.apiRequests,
 		m.apiDuration, m.apiRetries, m.reloads, m.lastReloadOK, m.lastReloadOKTime,
-		m.managed, m.secretsLost, m.secretsMissing, m.buildInfo,
+		m.managed, m.secretsLost, m.secretsMissing, m.leader, m.buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -198,6 +204,7 @@ func New(reg prometheus.Registerer, version string) *Metrics {
 		m.secretsLost.WithLabelValues(string(r))
 	}
 	m.buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	m.leader.Set(1) // without leader election every replica writes
 	return m
 }
 
@@ -324,6 +331,18 @@ func statusCode(code string) string {
 // unixSeconds is t as fractional Unix seconds.
 func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixNano()) / 1e9
+}
+
+// SetLeader records whether this replica leads.
+func (m *Metrics) SetLeader(leading bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if leading {
+		v = 1
+	}
+	m.leader.Set(v)
 }
 
 // SetSecretsMissing records how many managed subscriptions' secrets are

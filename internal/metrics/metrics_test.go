@@ -40,6 +40,7 @@ var names = []string{
 	"linq_sync_managed_subscriptions",
 	"linq_sync_secrets_lost_total",
 	"linq_sync_secrets_missing",
+	"linq_sync_leader",
 	"linq_sync_build_info",
 	// Go and process collectors.
 	"go_goroutines",

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/linq-sync/linq-sync/internal/apply"
+	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/probe"
 	"github.com/linq-sync/linq-sync/internal/secrets"
@@ -113,4 +114,19 @@ func skipReason(err error) string {
 		return "the secret store hands secrets on and cannot read them back, so linq-sync cannot probe"
 	}
 	return err.Error()
+}
+
+// Probe lists the account once, finds the managed subscriptions of cfg
+// and probes each (or those named) with the secret the store holds.
+// Unknown names are refused before any probe is sent.
+func (r *Reconciler) Probe(ctx context.Context, cfg *config.Config, p *probe.Prober, names []string) ([]probe.Result, error) {
+	pr, err := r.Plan(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := probe.Select(ProbeTargets(ctx, Report{PlanResult: pr}, r.opts.Apply.Secrets), names)
+	if err != nil {
+		return nil, err
+	}
+	return p.ProbeAll(ctx, ts), nil
 }
