@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Runs every benchmark of the project in one go and prints one Markdown table
 # (also written to bench/results.md): plan cost at 100, 1,000 and 10,000
-# subscriptions (diff alone and the whole process), calls per apply against
-# the minimum, apply speed-up with --concurrency, rename-to-write latency of
-# `linq-sync run`, and an idle daemon's CPU and memory.
+# subscriptions (diff alone and the whole process, and at 10,000 against
+# yaml.v3 parsing the same file), plan wall time at 100 ms per call in round
+# trips, calls per apply against the minimum, apply speed-up with
+# --concurrency, how fast `linq-sync run` reacts to a replaced and to a
+# rewritten file (and its reconcile at 100 ms per call), and an idle
+# daemon's CPU and memory.
 #
 # Usage: bench/run.sh            (from anywhere inside a checkout; ~3 minutes)
 # Environment:
@@ -94,6 +97,16 @@ for n in 100 1000 10000; do
     reports+=("$work/time-$n-$r.txt")
   done
   "$h" timev -n "$n" "${reports[@]}" >>"$records"
+  if [ "$n" -eq 10000 ]; then
+    log "yaml.v3 alone on the same file, whole process ($PLAN_RUNS timed runs after a warm-up)"
+    "$h" yaml -f "$work/plan-$n.yaml"
+    reports=()
+    for r in $(seq 1 "$PLAN_RUNS"); do
+      /usr/bin/time -v -o "$work/time-yaml-$r.txt" "$h" yaml -f "$work/plan-$n.yaml"
+      reports+=("$work/time-yaml-$r.txt")
+    done
+    "$h" timev -kind yaml -n "$n" "${reports[@]}" >>"$records"
+  fi
 
   kill "$mock_pid"
   wait "$mock_pid" 2>/dev/null || true
@@ -107,8 +120,17 @@ log "calls per apply against the minimum"
 log "apply of 1,000 creates with 20 ms per call at --concurrency 1, 4, 8, 16 (about 40 s)"
 "$h" concurrency -bin "$bin" -n 1000 -latency 20ms -levels 1,4,8,16 >>"$records"
 
+log "linq-sync plan with 100 ms per call, against one round trip"
+"$h" latency -bin "$bin" -latency 100ms -runs "$PLAN_RUNS" >>"$records"
+
 log "file rename to first write in linq-sync run (20 renames)"
 "$h" rename -bin "$bin" -count 20 >>"$records"
+
+log "in-place rewrite to first write in linq-sync run (10 rewrites)"
+"$h" rename -bin "$bin" -mode in-place -count 10 >>"$records"
+
+log "rename to first write in linq-sync run with 100 ms per call (5 renames)"
+"$h" rename -bin "$bin" -latency 100ms -count 5 >>"$records"
 
 log "waiting for the idle daemon"
 if ! wait "$idle_pid"; then

@@ -131,6 +131,37 @@ func (a *account) totalCalls() int {
 	return n
 }
 
+// roundTrip is the median time, in milliseconds, of n event-type reads by
+// a client that opens a new connection for each (as a process starting
+// afresh does): one round trip to the fake, latency included.
+func (a *account) roundTrip(ctx context.Context, n int) (float64, error) {
+	var ts []float64
+	for range n {
+		c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.ts.URL+fakeapi.RouteEvents, nil)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+fakeapi.DefaultToken)
+		start := time.Now()
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		if err != nil {
+			return 0, err
+		}
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("GET %s: %s", fakeapi.RouteEvents, resp.Status)
+		}
+		ts = append(ts, float64(took.Microseconds())/1000)
+	}
+	return median(ts), nil
+}
+
 // file writes data as a file in the account's directory and returns its
 // path.
 func (a *account) file(name string, data []byte) (string, error) {

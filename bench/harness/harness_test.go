@@ -124,3 +124,30 @@ func TestCount(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteTableJudgesTheRoundTripReactionAndYAMLGoals(t *testing.T) {
+	recs := []Record{
+		{Kind: "plan", N: 10000, Values: map[string]float64{"wall_ms": 200, "cpu_ms": 150, "rss_kib": 47 << 10}},
+		{Kind: "yaml", N: 10000, Values: map[string]float64{"cpu_ms": 100, "rss_kib": 34 << 10}},
+		{Kind: "latency", Case: "plan", N: 10, Values: map[string]float64{"wall_ms": 110, "round_trip_ms": 100, "round_trips": 1.1, "latency_ms": 100}},
+		{Kind: "rename", Case: "rename", N: 10, Values: map[string]float64{"median_ms": 2.5, "p90_ms": 4, "min_ms": 1, "max_ms": 5, "count": 20}},
+		{Kind: "rename", Case: "in-place", N: 10, Values: map[string]float64{"median_ms": 255, "p90_ms": 260, "min_ms": 251, "max_ms": 262, "count": 10}},
+		{Kind: "rename", Case: "rename", N: 10, Values: map[string]float64{"median_ms": 130, "p90_ms": 140, "min_ms": 120, "max_ms": 150, "count": 5, "latency_ms": 100, "round_trip_ms": 100, "round_trips": 1.3}},
+	}
+	var b bytes.Buffer
+	if err := writeTable(&b, "", recs); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{
+		"| plan: whole process against yaml.v3 alone | 10,000 | CPU ×1.50 of yaml.v3 (150 ms against 100 ms), peak RSS 47.0 MiB |  | CPU ≤ ×1.5, peak RSS ≤ 48 MiB | yes |",
+		"| wall 110 ms = ×1.10 one round trip (100.0 ms) |  | ≤ ×1.2 | yes |",
+		"| config replaced by a rename → first write (`linq-sync run`) | 20 changes, 10 subscriptions | median 2.5 ms, p90 4.0 ms (min 1.0, max 5.0) |  | median ≤ 20 ms | yes |",
+		"| config rewritten in place → first write (`linq-sync run`; debounced) | 10 changes, 10 subscriptions | median 255.0 ms",
+		"= ×1.30 one round trip (100.0 ms) |  | ≤ ×1.2 | **no** |",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+}

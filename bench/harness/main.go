@@ -15,7 +15,9 @@
 //	harness timev -n N TIME-V-REPORT...
 //	harness calls -bin BIN
 //	harness concurrency -bin BIN [-n 1000] [-latency 20ms] [-levels 1,4,8,16]
-//	harness rename -bin BIN [-count 20]
+//	harness rename -bin BIN [-count 20] [-mode rename|in-place] [-latency D]
+//	harness latency -bin BIN [-runs 5] [-latency 100ms]
+//	harness yaml -f FILE
 //	harness idle -bin BIN [-seconds 60]
 //	harness report -in RECORDS [-machine TEXT]
 package main
@@ -47,13 +49,15 @@ var commands = map[string]command{
 	"calls":       runCalls,
 	"concurrency": runConcurrency,
 	"rename":      runRename,
+	"latency":     runLatency,
+	"yaml":        runYAML,
 	"idle":        runIdle,
 	"report":      runReport,
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: harness gen|gobench|timev|calls|concurrency|rename|idle|report [flags]")
+		fmt.Fprintln(stderr, "usage: harness gen|gobench|timev|calls|concurrency|rename|latency|yaml|idle|report [flags]")
 		return 2
 	}
 	cmd, ok := commands[args[0]]

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/synth"
 )
@@ -154,24 +156,36 @@ func runConcurrency(ctx context.Context, args []string, _ io.Reader, stdout io.W
 	return nil
 }
 
-// runRename measures, count times, the time from renaming a changed file
-// over the config of a running daemon to the first write the fake sees.
+// runRename measures, count times, the time from changing the config of a
+// running daemon to the first write the fake sees. With -mode rename
+// (default) a changed file is written to a temporary name and renamed over
+// the config (an atomic replace, reloaded at once); with -mode in-place it
+// is rewritten where it is (debounced, since it may be half-written). With
+// -latency every call takes that long, and the figures are also given as
+// multiples of one round trip.
 func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer) error {
 	var (
-		bin   string
-		count int
+		bin     string
+		count   int
+		mode    string
+		latency time.Duration
 	)
 	if err := parse("rename", args, func(fs *flag.FlagSet) {
 		fs.StringVar(&bin, "bin", "", "linq-sync binary")
-		fs.IntVar(&count, "count", 20, "renames")
+		fs.IntVar(&count, "count", 20, "changes")
+		fs.StringVar(&mode, "mode", "rename", "rename (atomic replace) or in-place")
+		fs.DurationVar(&latency, "latency", 0, "added to every call")
 	}); err != nil {
 		return err
 	}
 	if err := needBin(bin); err != nil {
 		return err
 	}
+	if mode != "rename" && mode != "in-place" {
+		return fmt.Errorf("-mode %q is not rename or in-place", mode)
+	}
 	const subs = 10
-	a, err := newAccount(synth.Account(subs), 0)
+	a, err := newAccount(synth.Account(subs), latency)
 	if err != nil {
 		return err
 	}
@@ -196,39 +210,133 @@ func runRename(ctx context.Context, args []string, _ io.Reader, stdout io.Writer
 	writes := a.watchWrites()
 	var lat []float64
 	for i := 1; i <= count; i++ {
-		tmp := filepath.Join(confDir, fmt.Sprintf(".subscriptions.yaml.%d.tmp", i))
-		if err := os.WriteFile(tmp, synth.SmallYAML(subs, i), 0o644); err != nil {
-			return err
+		content := synth.SmallYAML(subs, i)
+		var t0 time.Time
+		if mode == "rename" {
+			tmp := filepath.Join(confDir, fmt.Sprintf(".subscriptions.yaml.%d.tmp", i))
+			if err := os.WriteFile(tmp, content, 0o644); err != nil {
+				return err
+			}
+			// The clock is read before the rename: the daemon may see it
+			// (and write) before os.Rename returns.
+			t0 = time.Now()
+			if err := os.Rename(tmp, file); err != nil {
+				return err
+			}
+		} else {
+			t0 = time.Now()
+			if err := os.WriteFile(file, content, 0o644); err != nil {
+				return err
+			}
 		}
-		if err := os.Rename(tmp, file); err != nil {
-			return err
-		}
-		t0 := time.Now()
 		select {
 		case tw := <-writes:
 			lat = append(lat, float64(tw.Sub(t0).Microseconds())/1000)
 		case <-time.After(30 * time.Second):
-			return fmt.Errorf("rename %d: no write within 30s:\n%s", i, tail(d.out.String(), 2000))
+			return fmt.Errorf("change %d: no write within 30s:\n%s", i, tail(d.out.String(), 2000))
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		// Let the reconcile finish before the next rename, so that each
-		// rename starts from an idle daemon.
+		// Let the reconcile finish before the next change, so that each
+		// change starts from an idle daemon.
 		done++
 		if err := d.waitReconciles(ctx, done, 30*time.Second); err != nil {
-			return fmt.Errorf("rename %d: %w", i, err)
+			return fmt.Errorf("change %d: %w", i, err)
 		}
 		select {
 		case <-writes:
-			return fmt.Errorf("rename %d made more than one write", i)
+			return fmt.Errorf("change %d made more than one write", i)
 		default:
 		}
 	}
 	slices.Sort(lat)
-	return emit(stdout, Record{Kind: "rename", Case: strconv.Itoa(count), N: subs, Values: map[string]float64{
+	v := map[string]float64{
 		"median_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
-		"min_ms": lat[0], "max_ms": lat[len(lat)-1],
+		"min_ms": lat[0], "max_ms": lat[len(lat)-1], "count": float64(count),
+	}
+	if latency > 0 {
+		rt, err := a.roundTrip(ctx, 5)
+		if err != nil {
+			return err
+		}
+		v["latency_ms"] = float64(latency.Microseconds()) / 1000
+		v["round_trip_ms"] = rt
+		v["round_trips"] = v["median_ms"] / rt
+	}
+	return emit(stdout, Record{Kind: "rename", Case: mode, N: subs, Values: v})
+}
+
+// runLatency times `linq-sync plan` on a small file with latency added to
+// every call, against one round trip to the same fake.
+func runLatency(ctx context.Context, args []string, _ io.Reader, stdout io.Writer) error {
+	var (
+		bin     string
+		runs    int
+		latency time.Duration
+	)
+	if err := parse("latency", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&bin, "bin", "", "linq-sync binary")
+		fs.IntVar(&runs, "runs", 5, "timed runs after a warm-up")
+		fs.DurationVar(&latency, "latency", 100*time.Millisecond, "added to every call")
+	}); err != nil {
+		return err
+	}
+	if err := needBin(bin); err != nil {
+		return err
+	}
+	const subs = 10
+	a, err := newAccount(synth.Account(subs), latency)
+	if err != nil {
+		return err
+	}
+	defer a.close()
+	file, err := a.file("subscriptions.yaml", synth.SmallYAML(subs, 1))
+	if err != nil {
+		return err
+	}
+	var walls []float64
+	for i := 0; i <= runs; i++ {
+		took, err := a.runCommand(ctx, bin, []int{2}, "plan", "-f", file)
+		if err != nil {
+			return err
+		}
+		if i > 0 { // the first run is a warm-up
+			walls = append(walls, float64(took.Microseconds())/1000)
+		}
+	}
+	rt, err := a.roundTrip(ctx, runs)
+	if err != nil {
+		return err
+	}
+	wall := median(walls)
+	return emit(stdout, Record{Kind: "latency", Case: "plan", N: subs, Values: map[string]float64{
+		"wall_ms": wall, "round_trip_ms": rt, "round_trips": wall / rt,
+		"latency_ms": float64(latency.Microseconds()) / 1000, "runs": float64(len(walls)),
 	}})
+}
+
+// runYAML parses a file into yaml.v3 nodes and nothing else, with the
+// default garbage collector: run under /usr/bin/time it gives the floor
+// that a whole `linq-sync plan` of the same file is measured against.
+func runYAML(_ context.Context, args []string, _ io.Reader, _ io.Writer) error {
+	var file string
+	if err := parse("yaml", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&file, "f", "", "YAML file")
+	}); err != nil {
+		return err
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	if len(doc.Content) == 0 {
+		return fmt.Errorf("%s: empty document", file)
+	}
+	return nil
 }
 
 // percentile returns the p-th percentile of sorted xs by the nearest-rank

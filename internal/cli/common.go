@@ -18,6 +18,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/oneshot"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/version"
 )
@@ -230,6 +231,7 @@ func (f *applyFlags) reconcileOptions(api *apiFlags, log *slog.Logger) (reconcil
 // stderr.
 func loadConfig(env Env, path string) (*config.Config, bool) {
 	cfg, diags, err := config.Load(path)
+	oneshot.Collect() // the file's YAML tree is garbage now
 	if err != nil {
 		errorf(env, err, "")
 		return nil, false

@@ -62,7 +62,12 @@ func Load(path string) (*Config, Diagnostics, error) {
 	}
 	// The stat may be stale, or the file not regular (a pipe): bound the
 	// read itself too.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	var buf bytes.Buffer
+	if fi.Mode().IsRegular() {
+		buf.Grow(int(fi.Size()) + bytes.MinRead) // one buffer, as os.ReadFile does
+	}
+	_, err = buf.ReadFrom(io.LimitReader(f, MaxFileSize+1))
+	data := buf.Bytes()
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config: read %q: %w", path, err)
 	}
@@ -223,6 +228,17 @@ func (p *parser) checkEncoding() bool {
 	}
 	line, col := 1, 1
 	for i := 0; i < len(data); {
+		// ASCII (almost every byte of a config) is checked without
+		// decoding; anything else, and any error, takes the general path.
+		if c := data[i]; c == '\n' {
+			line, col = line+1, 1
+			i++
+			continue
+		} else if c >= 0x20 && c <= 0x7e || c == '\t' || c == '\r' {
+			col++
+			i++
+			continue
+		}
 		r, size := utf8.DecodeRune(data[i:])
 		switch {
 		case r == utf8.RuneError && size <= 1:
@@ -322,6 +338,9 @@ func findAlias(lines []string, name string) (int, int, bool) {
 // MaxAliasExpansion nodes, or that contains itself through an alias. After
 // it passes, walking the document through aliases costs at most that much.
 func (p *parser) checkAliases(root *yaml.Node) bool {
+	if bytes.IndexByte(p.data, '*') < 0 {
+		return true // an alias is written *name: without a '*' there is none
+	}
 	e := expansion{memo: map[*yaml.Node]int{}, active: map[*yaml.Node]bool{}}
 	total := 0
 	var bad *yaml.Node

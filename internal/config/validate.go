@@ -369,7 +369,7 @@ func (p *parser) entry(i int, n *yaml.Node) (Subscription, bool) {
 			switch {
 			case v == "":
 				p.errorf(f.val, fat, "must not be empty (leave id out to match by target_url)")
-			case utf8.RuneCountInString(v) > MaxIDLength:
+			case len(v) > MaxIDLength && utf8.RuneCountInString(v) > MaxIDLength:
 				p.errorf(f.val, fat, "is %d characters long; the limit is %d", utf8.RuneCountInString(v), MaxIDLength)
 			case strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
 				p.errorf(f.val, fat, "%s must not contain spaces or control characters", quote(v))
@@ -556,7 +556,7 @@ func checkName(s string) string {
 	switch {
 	case s == "":
 		return "must not be empty"
-	case utf8.RuneCountInString(s) > MaxNameLength:
+	case len(s) > MaxNameLength && utf8.RuneCountInString(s) > MaxNameLength:
 		return fmt.Sprintf("is %d characters long; the limit is %d", utf8.RuneCountInString(s), MaxNameLength)
 	case !isName(s):
 		msg := fmt.Sprintf("%s is not a valid name: use lowercase letters, digits, - and _, starting with a letter or digit", quote(s))
@@ -639,11 +639,11 @@ func isE164(s string) bool {
 func checkTargetURL(s string) string {
 	// Formatted only for a message: a good URL costs nothing here.
 	shown := func() string { return quote(redactURL(s)) }
-	switch n := utf8.RuneCountInString(s); {
+	switch {
 	case s == "":
 		return "must not be empty"
-	case n > MaxURLLength:
-		return fmt.Sprintf("is %d characters long; the limit is %d", n, MaxURLLength)
+	case len(s) > MaxURLLength && utf8.RuneCountInString(s) > MaxURLLength: // never more runes than bytes
+		return fmt.Sprintf("is %d characters long; the limit is %d", utf8.RuneCountInString(s), MaxURLLength)
 	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
 		return fmt.Sprintf("%s must not contain spaces or control characters (percent-encode a space as %%20)", shown())
 	}

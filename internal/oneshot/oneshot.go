@@ -1,0 +1,63 @@
+// Package oneshot tunes the process for commands that run once and exit
+// (plan, apply, validate, export): garbage collection only when memory
+// runs short, and buffered output. It is not for the daemon, whose heap
+// must be collected as it goes.
+package oneshot
+
+import (
+	"bufio"
+	"io"
+	"runtime/debug"
+	"slices"
+	"sync/atomic"
+)
+
+// MemoryLimit is the soft limit on the Go heap of a one-shot command. The
+// collector runs only when the heap reaches it: below it, a command that
+// exits after a second or so has no use for collected memory.
+const MemoryLimit = 48 << 20
+
+// commands run once and exit; buffered names those whose whole output
+// may wait for the end (apply reports as it goes, so it is not buffered).
+var (
+	commands = []string{"plan", "apply", "validate", "export"}
+	buffered = []string{"plan", "validate", "export"}
+)
+
+// Setup prepares the process for the command that args (without the
+// program name) run. For a one-shot command it turns proportional garbage
+// collection off and sets MemoryLimit, unless GOGC or GOMEMLIMIT are set
+// (getenv looks them up), and for a command whose output can wait it wraps
+// stdout in a buffer. It returns the writer to use for stdout and a flush
+// to call before the process exits; for any other command it returns
+// stdout and a flush that does nothing.
+func Setup(args []string, stdout io.Writer, getenv func(string) string) (io.Writer, func() error) {
+	if len(args) == 0 || !slices.Contains(commands, args[0]) {
+		return stdout, func() error { return nil }
+	}
+	if getenv("GOGC") == "" && getenv("GOMEMLIMIT") == "" {
+		debug.SetGCPercent(-1)
+		debug.SetMemoryLimit(MemoryLimit)
+		gcOff.Store(true)
+	}
+	if !slices.Contains(buffered, args[0]) {
+		return stdout, func() error { return nil }
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	return w, w.Flush
+}
+
+// gcOff records that Setup turned proportional collection off.
+var gcOff atomic.Bool
+
+// Collect collects the garbage now if Setup turned proportional collection
+// off, and does nothing otherwise. Call it where much has just become
+// garbage and little is live, such as after a config file is loaded (its
+// YAML tree is tens of MB for a large file): without it the heap would
+// keep that garbage until the memory limit, and peak at the load plus
+// everything after it instead of at the load alone.
+func Collect() {
+	if gcOff.Load() {
+		debug.FreeOSMemory()
+	}
+}

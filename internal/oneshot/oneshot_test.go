@@ -1,0 +1,110 @@
+package oneshot
+
+import (
+	"bytes"
+	"runtime/debug"
+	"testing"
+)
+
+// restoreGC puts the collector settings back after a test changed them.
+func restoreGC(t *testing.T) {
+	t.Helper()
+	pct := debug.SetGCPercent(100)
+	debug.SetGCPercent(pct)
+	limit := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() {
+		debug.SetGCPercent(pct)
+		debug.SetMemoryLimit(limit)
+		gcOff.Store(false)
+	})
+}
+
+func noEnv(string) string { return "" }
+
+func TestSetupBuffersOutputOfOneShotCommandsUntilFlush(t *testing.T) {
+	for _, cmd := range []string{"plan", "validate", "export"} {
+		t.Run(cmd, func(t *testing.T) {
+			restoreGC(t)
+			var out bytes.Buffer
+			w, flush := Setup([]string{cmd, "-f", "x.yaml"}, &out, noEnv)
+			if _, err := w.Write([]byte("line\n")); err != nil {
+				t.Fatal(err)
+			}
+			if out.Len() != 0 {
+				t.Errorf("output reached stdout before the flush: %q", out.String())
+			}
+			if err := flush(); err != nil {
+				t.Fatal(err)
+			}
+			if got := out.String(); got != "line\n" {
+				t.Errorf("after flush stdout = %q, want %q", got, "line\n")
+			}
+		})
+	}
+}
+
+func TestSetupTurnsProportionalGCOffForOneShotCommands(t *testing.T) {
+	for _, cmd := range []string{"plan", "apply", "validate", "export"} {
+		t.Run(cmd, func(t *testing.T) {
+			restoreGC(t)
+			Setup([]string{cmd}, &bytes.Buffer{}, noEnv)
+			if got := debug.SetGCPercent(100); got != -1 {
+				t.Errorf("GC percent = %d, want -1 (off)", got)
+			}
+			if got := debug.SetMemoryLimit(-1); got != MemoryLimit {
+				t.Errorf("memory limit = %d, want %d", got, MemoryLimit)
+			}
+		})
+	}
+}
+
+func TestSetupLeavesTheDaemonAndOtherCommandsAlone(t *testing.T) {
+	for _, args := range [][]string{{"run"}, {"mock-api"}, {"version"}, {}} {
+		t.Run(append(args, "none")[0], func(t *testing.T) {
+			restoreGC(t)
+			debug.SetGCPercent(100)
+			var out bytes.Buffer
+			w, flush := Setup(args, &out, noEnv)
+			if w != &out {
+				t.Errorf("stdout was wrapped for %v", args)
+			}
+			if err := flush(); err != nil {
+				t.Errorf("flush: %v", err)
+			}
+			if got := debug.SetGCPercent(100); got != 100 {
+				t.Errorf("GC percent = %d, want 100 (untouched)", got)
+			}
+		})
+	}
+}
+
+func TestSetupRespectsGOGCAndGOMEMLIMIT(t *testing.T) {
+	for _, name := range []string{"GOGC", "GOMEMLIMIT"} {
+		t.Run(name, func(t *testing.T) {
+			restoreGC(t)
+			debug.SetGCPercent(100)
+			getenv := func(k string) string {
+				if k == name {
+					return "50"
+				}
+				return ""
+			}
+			Setup([]string{"plan"}, &bytes.Buffer{}, getenv)
+			if got := debug.SetGCPercent(100); got != 100 {
+				t.Errorf("GC percent = %d with %s set, want 100 (untouched)", got, name)
+			}
+			if gcOff.Load() {
+				t.Error("Collect would collect although the collector was left alone")
+			}
+		})
+	}
+}
+
+func TestApplyOutputIsNotBuffered(t *testing.T) {
+	restoreGC(t)
+	var out bytes.Buffer
+	w, _ := Setup([]string{"apply"}, &out, noEnv)
+	if w != &out {
+		t.Error("apply's stdout was wrapped; it reports as it goes")
+	}
+}
