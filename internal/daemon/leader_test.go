@@ -24,6 +24,7 @@ func TestLeaderOnlyFollowersMakeNoCallAndLosingTheLeaseCancelsTheReconcile(t *te
 	r := LeaderOnly(inner, lead, nil)
 
 	term, endTerm = context.WithCancel(context.Background())
+	defer endTerm()
 	out, err := r.Reconcile(context.Background(), &config.Config{}, false)
 	if err != nil || !out.Following || calls.Load() != 0 {
 		t.Fatalf("following: out %+v, err %v, calls %d; want following, no call", out, err, calls.Load())
