@@ -439,6 +439,7 @@ type result struct {
 	end      time.Time
 	duration time.Duration
 	trigger  string
+	cfg      *config.Config // the config it reconciled
 }
 
 // loop is the one goroutine that owns the config, the triggers and the
@@ -477,7 +478,7 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 		go func() {
 			out, err := d.opts.Reconciler.Reconcile(rctx, cfg, mode)
 			end := d.clock.Now()
-			done <- result{out: out, err: err, end: end, duration: end.Sub(t0), trigger: trigger}
+			done <- result{out: out, err: err, end: end, duration: end.Sub(t0), trigger: trigger, cfg: cfg}
 		}()
 	}
 
@@ -540,6 +541,11 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 		case r := <-done:
 			running = false
 			d.finish(r)
+			if r.out.HeldDeletes == 0 && r.err == nil && r.cfg == d.cfg && settle != nil {
+				// The config in force deletes nothing: no need to come back.
+				settle.Stop()
+				settle = nil
+			}
 			if r.out.HeldDeletes > 0 {
 				if settle != nil {
 					settle.Stop()
