@@ -12,6 +12,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/daemon"
 	"github.com/linq-sync/linq-sync/internal/diff"
+	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/watch"
 )
 
@@ -206,8 +207,8 @@ type recorder struct {
 	quiet  int
 }
 
-func (r *recorder) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (daemon.Outcome, error) {
-	rep, err := r.rp.r.Reconcile(ctx, cfg, dryRun)
+func (r *recorder) Reconcile(ctx context.Context, cfg *config.Config, mode daemon.Mode) (daemon.Outcome, error) {
+	rep, err := r.rp.r.ReconcileWith(ctx, cfg, reconcile.RunOptions{DryRun: mode.DryRun, HoldDeletes: mode.HoldDeletes})
 	r.mu.Lock()
 	rd := round{replica: r.rp.name, n: len(r.rounds) + 1, err: err, rep: rep}
 	r.rounds = append(r.rounds, rd)
@@ -215,7 +216,7 @@ func (r *recorder) Reconcile(ctx context.Context, cfg *config.Config, dryRun boo
 		r.quiet++
 	}
 	r.mu.Unlock()
-	out := daemon.Outcome{Planned: rep.Listed, Pending: rep.Pending(), Applied: map[diff.Action]int{}, Failed: map[diff.Action]int{}}
+	out := daemon.Outcome{Planned: rep.Listed, Pending: rep.Pending(), Applied: map[diff.Action]int{}, Failed: map[diff.Action]int{}, HeldDeletes: rep.HeldDeletes}
 	for a, n := range rep.Result.Applied {
 		out.Applied[a] = n
 	}

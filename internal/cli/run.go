@@ -27,6 +27,7 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 	listen := fs.String("listen", "127.0.0.1:9464", "`address` of /metrics, /healthz and /readyz (empty: none)")
 	dryRun := fs.Bool("dry-run", false, "never write: only measure and report drift")
 	shutdownTimeout := fs.Duration("shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
+	settle := fs.Duration("settle", daemon.DefaultSettle, "apply deletes only once the file's content has been unchanged this long (creates and updates are not delayed)")
 	if ok, code := parseFlags(env, fs, args); !ok {
 		return code
 	}
@@ -62,6 +63,7 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 		Path:            ff.file,
 		Reconciler:      daemon.FromReconciler(reconcile.New(client, opts)),
 		DryRun:          *dryRun,
+		Settle:          *settle,
 		Interval:        *interval,
 		ShutdownTimeout: *shutdownTimeout,
 		Listen:          *listen,

@@ -16,8 +16,10 @@ package daemon
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -41,6 +43,9 @@ import (
 const (
 	DefaultInterval        = 5 * time.Minute
 	DefaultShutdownTimeout = 10 * time.Second
+	// DefaultSettle is how long the file's content must be unchanged
+	// before a plan's deletes are applied.
+	DefaultSettle = 2 * time.Second
 	// DefaultRetryBase is the wait before retrying a failed reconcile the
 	// first time; it doubles with every further failure.
 	DefaultRetryBase = 5 * time.Second
@@ -54,19 +59,30 @@ const (
 const cancelGrace = 2 * time.Second
 
 // Reconciler does one reconcile: list the account, plan against cfg and,
-// unless dryRun, apply the plan. It must return promptly once ctx is
-// cancelled. An error means the reconcile failed and will be retried with
-// backoff; the Outcome may still describe what was done before the failure.
+// unless mode.DryRun, apply the plan, without its deletes when
+// mode.HoldDeletes (counting them in Outcome.HeldDeletes). It must return
+// promptly once ctx is cancelled. An error means the reconcile failed and
+// will be retried with backoff; the Outcome may still describe what was
+// done before the failure.
 type Reconciler interface {
-	Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error)
+	Reconcile(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error)
+}
+
+// Mode says what one reconcile may do.
+type Mode struct {
+	// DryRun: measure drift, never write.
+	DryRun bool
+	// HoldDeletes: apply creates and updates, leave deletes pending. Set
+	// while the file has not been unchanged for Options.Settle.
+	HoldDeletes bool
 }
 
 // ReconcilerFunc adapts a function to Reconciler.
-type ReconcilerFunc func(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error)
+type ReconcilerFunc func(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error)
 
 // Reconcile calls f.
-func (f ReconcilerFunc) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
-	return f(ctx, cfg, dryRun)
+func (f ReconcilerFunc) Reconcile(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
+	return f(ctx, cfg, mode)
 }
 
 // Outcome is what one reconcile found and did.
@@ -95,6 +111,9 @@ type Outcome struct {
 	// Following reports that another replica leads: nothing was planned
 	// or written here, and the drift metrics keep their values.
 	Following bool
+	// HeldDeletes counts the deletes left pending because of
+	// Mode.HoldDeletes; the daemon reconciles again once the file settles.
+	HeldDeletes int
 }
 
 // Notifier tells the service manager about state changes. *sdnotify.Notifier
@@ -135,6 +154,14 @@ type Options struct {
 	Reconciler Reconciler
 	// DryRun is passed to every Reconcile: measure drift, never write.
 	DryRun bool
+	// Settle is how long the file's content must have been unchanged
+	// (since it was loaded, and re-read and compared just before) for a
+	// reconcile to apply deletes; until then creates and updates are
+	// applied and deletes held, and one more reconcile follows when the
+	// time is up. It keeps a file caught half-written, which lacks the
+	// entries of its missing half, from deleting them. 0 means
+	// DefaultSettle.
+	Settle time.Duration
 
 	// Interval is the time from the end of one successful reconcile to the
 	// start of the next; 0 means DefaultInterval.
@@ -245,11 +272,16 @@ type daemon struct {
 	log   *slog.Logger
 	clock Clock
 
-	cfg       *config.Config // last good config
-	failures  int            // consecutive failed reconciles
-	notified  bool           // READY=1 sent once
-	baseLevel slog.Level     // LevelVar's level at start, used when the file sets none
-	losses    lossCounter    // lost secrets already counted
+	cfg *config.Config // last good config
+	// sum is the hash of the file the config was read from, when it was
+	// read the same before and after loading; stableSince is when that
+	// content was first loaded.
+	sum         contentSum
+	stableSince time.Time
+	failures    int         // consecutive failed reconciles
+	notified    bool        // READY=1 sent once
+	baseLevel   slog.Level  // LevelVar's level at start, used when the file sets none
+	losses      lossCounter // lost secrets already counted
 
 	ready atomic.Bool
 	conns *limitListener // the HTTP server's listener; nil without one
@@ -276,6 +308,9 @@ func newDaemon(opts Options) (*daemon, error) {
 	}
 	if opts.ShutdownTimeout <= 0 {
 		opts.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = DefaultSettle
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -326,7 +361,7 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		return fmt.Errorf("watch config: %w", err)
 	}
-	cfg, err := d.load()
+	cfg, sum, err := d.load()
 	if err != nil {
 		_ = w.Close()
 		if d.opts.Listener != nil {
@@ -334,7 +369,7 @@ func (d *daemon) run(ctx context.Context) error {
 		}
 		return err
 	}
-	d.cfg = cfg
+	d.swap(cfg, sum)
 	if d.opts.LevelVar != nil {
 		d.baseLevel = d.opts.LevelVar.Level()
 	}
@@ -410,6 +445,7 @@ type result struct {
 	end      time.Time
 	duration time.Duration
 	trigger  string
+	cfg      *config.Config // the config it reconciled
 }
 
 // loop is the one goroutine that owns the config, the triggers and the
@@ -425,6 +461,7 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 		done    = make(chan result, 1)
 		next    Timer // the scheduled reconcile; nil while one runs
 		nextWhy string
+		settle  Timer // the reconcile that applies held deletes; nil when none
 	)
 	start := func(trigger string) {
 		if running {
@@ -438,11 +475,16 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 			next = nil
 		}
 		running = true
-		cfg, dry, t0 := d.cfg, d.opts.DryRun, d.clock.Now()
+		mode := Mode{DryRun: d.opts.DryRun, HoldDeletes: !d.opts.DryRun && !d.settled()}
+		if !mode.HoldDeletes && settle != nil {
+			settle.Stop()
+			settle = nil
+		}
+		cfg, t0 := d.cfg, d.clock.Now()
 		go func() {
-			out, err := d.opts.Reconciler.Reconcile(rctx, cfg, dry)
+			out, err := d.opts.Reconciler.Reconcile(rctx, cfg, mode)
 			end := d.clock.Now()
-			done <- result{out: out, err: err, end: end, duration: end.Sub(t0), trigger: trigger}
+			done <- result{out: out, err: err, end: end, duration: end.Sub(t0), trigger: trigger, cfg: cfg}
 		}()
 	}
 
@@ -455,14 +497,20 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 
 	start("start")
 	for {
-		var nextC <-chan time.Time
+		var nextC, settleC <-chan time.Time
 		if next != nil {
 			nextC = next.C()
+		}
+		if settle != nil {
+			settleC = settle.C()
 		}
 		select {
 		case <-ctx.Done():
 			if next != nil {
 				next.Stop()
+			}
+			if settle != nil {
+				settle.Stop()
 			}
 			d.shutdown(running, done, rcancel)
 			return
@@ -486,9 +534,38 @@ func (d *daemon) loop(ctx context.Context, changes <-chan struct{}, reload <-cha
 			next = nil
 			start(nextWhy)
 
+		case <-settleC:
+			settle = nil
+			if d.changedSinceLoad() {
+				// Changed under us and not (yet) reported: take it now,
+				// which starts the settle time again.
+				if d.reload("file changed while settling") {
+					start("config changed")
+				}
+				continue
+			}
+			start("settled")
+
 		case r := <-done:
 			running = false
 			d.finish(r)
+			if r.out.HeldDeletes == 0 && r.err == nil && r.cfg == d.cfg && settle != nil {
+				// The config in force deletes nothing: no need to come back.
+				settle.Stop()
+				settle = nil
+			}
+			if r.out.HeldDeletes > 0 {
+				if settle != nil {
+					settle.Stop()
+				}
+				wait := d.stableSince.Add(d.opts.Settle).Sub(d.clock.Now())
+				if wait <= 0 {
+					wait = d.opts.Settle // held because the content changed
+				}
+				settle = d.clock.NewTimer(wait)
+				d.log.Info("deletes held until the file has been unchanged for the settle time",
+					"held_deletes", r.out.HeldDeletes, "settle", d.opts.Settle, "apply_in", wait)
+			}
 			if !d.notified {
 				d.notified = true
 				d.ready.Store(true)
@@ -543,8 +620,13 @@ func (d *daemon) shutdown(running bool, done <-chan result, rcancel context.Canc
 
 // load reads and validates the file and records the result in the
 // metrics. It returns a *ConfigError for a file that is not good.
-func (d *daemon) load() (*config.Config, error) {
+func (d *daemon) load() (*config.Config, contentSum, error) {
+	before := hashFile(d.opts.Path)
 	cfg, diags, err := d.opts.Load(d.opts.Path)
+	sum := hashFile(d.opts.Path)
+	if before != sum {
+		sum = contentSum{} // read while it changed: not known to be what was loaded
+	}
 	if err != nil {
 		err = &ConfigError{Path: d.opts.Path, Err: err}
 	} else if diags.HasErrors() || cfg == nil {
@@ -556,7 +638,57 @@ func (d *daemon) load() (*config.Config, error) {
 			d.log.Warn("config warning", "diagnostic", w.String())
 		}
 	}
-	return cfg, err
+	return cfg, sum, err
+}
+
+// contentSum is the hash of the file's bytes; ok is false when the file
+// could not be read, or changed while it was loaded.
+type contentSum struct {
+	ok  bool
+	sum [sha256.Size]byte
+}
+
+// hashFile hashes the file at path, reading at most what the loader would.
+func hashFile(path string) contentSum {
+	f, err := os.Open(path)
+	if err != nil {
+		return contentSum{}
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, io.LimitReader(f, config.MaxFileSize+1)); err != nil {
+		return contentSum{}
+	}
+	s := contentSum{ok: true}
+	h.Sum(s.sum[:0])
+	return s
+}
+
+// swap puts cfg, loaded from content sum, in force. The settle time starts
+// again unless the content is the same as before.
+func (d *daemon) swap(cfg *config.Config, sum contentSum) {
+	if !sum.ok || sum != d.sum {
+		d.stableSince = d.clock.Now()
+	}
+	d.cfg, d.sum = cfg, sum
+}
+
+// changedSinceLoad re-reads the file and reports whether its content
+// differs from the one the config in force was loaded from (or cannot be
+// known to be the same).
+func (d *daemon) changedSinceLoad() bool {
+	s := hashFile(d.opts.Path)
+	return !s.ok || !d.sum.ok || s != d.sum
+}
+
+// settled reports whether deletes may be applied: the config in force was
+// loaded at least Settle ago, and the file, re-read now, still holds the
+// content it was loaded from.
+func (d *daemon) settled() bool {
+	if d.clock.Now().Sub(d.stableSince) < d.opts.Settle {
+		return false
+	}
+	return !d.changedSinceLoad()
 }
 
 // reload loads the file again and swaps the config in on success. It tells
@@ -566,7 +698,7 @@ func (d *daemon) reload(trigger string) bool {
 		d.notify("RELOADING=1", d.opts.Notifier.Reloading)
 		defer d.notify("READY=1", d.opts.Notifier.Ready)
 	}
-	cfg, err := d.load()
+	cfg, sum, err := d.load()
 	if err != nil {
 		attrs := []any{"trigger", trigger, "file", d.opts.Path}
 		var ce *ConfigError
@@ -582,7 +714,7 @@ func (d *daemon) reload(trigger string) bool {
 		d.log.Error("config reload failed; keeping the last good config", attrs...)
 		return false
 	}
-	d.cfg = cfg
+	d.swap(cfg, sum)
 	d.applyLogLevel(cfg)
 	d.log.Info("config reloaded", "trigger", trigger, "file", d.opts.Path, "subscriptions", len(cfg.Subscriptions), "policy", cfg.Policy)
 	return true
@@ -624,6 +756,9 @@ func (d *daemon) finish(r result) {
 		"updated", r.out.Applied[diff.ActionUpdate],
 		"deleted", r.out.Applied[diff.ActionDelete],
 		"failed", r.out.Failed[diff.ActionCreate] + r.out.Failed[diff.ActionUpdate] + r.out.Failed[diff.ActionDelete],
+	}
+	if r.out.HeldDeletes > 0 {
+		attrs = append(attrs, "held_deletes", r.out.HeldDeletes)
 	}
 	if r.out.Planned {
 		p := r.out.Pending

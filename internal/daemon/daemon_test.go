@@ -107,6 +107,7 @@ func (c *fakeClock) Advance(d time.Duration) {
 type call struct {
 	cfg    *config.Config
 	dryRun bool
+	mode   Mode
 }
 
 // fakeReconciler records calls; do, when set, decides each call's result
@@ -120,9 +121,9 @@ type fakeReconciler struct {
 	maxActive int
 }
 
-func (f *fakeReconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
+func (f *fakeReconciler) Reconcile(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
 	f.mu.Lock()
-	f.calls = append(f.calls, call{cfg, dryRun})
+	f.calls = append(f.calls, call{cfg, mode.DryRun, mode})
 	n := len(f.calls)
 	f.active++
 	f.maxActive = max(f.maxActive, f.active)
@@ -969,5 +970,103 @@ func TestAReadErrorOtherThanMissingIsAFailedReload(t *testing.T) {
 	failed := h.logs.lines(t, "config reload failed; keeping the last good config")
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["err"]), "too many open files") {
 		t.Errorf("reload failure log lines = %v, want one with the cause", failed)
+	}
+}
+
+// holdingReconciler reports one held delete whenever deletes are held, as a
+// plan with one delete would.
+func holdingReconciler(h *harness) {
+	h.rec.do = func(ctx context.Context, n int) (Outcome, error) {
+		if h.rec.call(n - 1).mode.HoldDeletes {
+			return Outcome{Planned: true, HeldDeletes: 1}, nil
+		}
+		return Outcome{Planned: true}, nil
+	}
+}
+
+// TestDeletesWaitUntilTheFileHasBeenUnchangedForTheSettleTime: a
+// reconcile right after a load applies creates and updates at once but
+// holds deletes; once the content has stayed the same for Settle (re-read
+// and compared) one more reconcile applies them. A change meanwhile, as a
+// slow in-place rewrite makes, starts the settle time again.
+func TestDeletesWaitUntilTheFileHasBeenUnchangedForTheSettleTime(t *testing.T) {
+	const settle = 2 * time.Second
+	h, opts := newHarness(t)
+	opts.Settle = settle
+	holdingReconciler(h)
+	h.start(opts)
+
+	waitFor(t, "first reconcile", func() bool { return h.rec.count() == 1 })
+	if c := h.rec.call(0); !c.mode.HoldDeletes {
+		t.Fatalf("first reconcile, right after the load, mode %+v; want deletes held", c.mode)
+	}
+	waitFor(t, "the settle and interval timers", func() bool {
+		return slices.Equal(h.clock.pending(), []time.Duration{settle, time.Hour})
+	})
+
+	// Half-written: the file changes within the settle time.
+	h.clock.Advance(settle / 2)
+	replace(t, h.path, subscriptionsYAML("a", "b"))
+	waitFor(t, "a reconcile of the changed file", func() bool { return h.rec.count() == 2 })
+	if c := h.rec.call(1); !c.mode.HoldDeletes {
+		t.Errorf("reconcile of a file changed %v ago: mode %+v; want deletes held", settle/2, c.mode)
+	}
+	waitFor(t, "a new settle timer", func() bool {
+		return len(h.logs.lines(t, "deletes held until the file has been unchanged for the settle time")) == 2
+	})
+	h.clock.Advance(settle / 2) // the first settle time would be up now
+	if n := h.rec.count(); n != 2 {
+		t.Fatalf("%d reconciles; the change must start the settle time again", n)
+	}
+
+	h.clock.Advance(settle / 2)
+	waitFor(t, "the settled reconcile", func() bool { return h.rec.count() == 3 })
+	if c := h.rec.call(2); c.mode.HoldDeletes || len(c.cfg.Subscriptions) != 2 {
+		t.Errorf("settled reconcile: mode %+v with %d subscriptions; want deletes applied from the new file", c.mode, len(c.cfg.Subscriptions))
+	}
+	waitIdle := func() {
+		waitFor(t, "only the interval timer", func() bool { return slices.Equal(h.clock.pending(), []time.Duration{time.Hour}) })
+	}
+	waitIdle()
+	// Stable since: the interval reconcile applies deletes at once.
+	h.clock.Advance(time.Hour)
+	waitFor(t, "the interval reconcile", func() bool { return h.rec.count() == 4 })
+	if c := h.rec.call(3); c.mode.HoldDeletes {
+		t.Errorf("interval reconcile of a long-stable file holds deletes")
+	}
+}
+
+// TestSettleComparesTheFileReReadNotOnlyTheWatcher: a change the watcher
+// has not reported yet is found when the settle time is up, by re-reading
+// the file; it is loaded and its deletes wait again.
+func TestSettleComparesTheFileReReadNotOnlyTheWatcher(t *testing.T) {
+	const settle = 2 * time.Second
+	h, opts := newHarness(t)
+	opts.Settle = settle
+	opts.Watch = watch.Options{Debounce: time.Hour, PollInterval: -1} // reports nothing during the test
+	holdingReconciler(h)
+	h.start(opts)
+	waitFor(t, "first reconcile and the settle timer", func() bool {
+		return h.rec.count() == 1 && slices.Contains(h.clock.pending(), settle)
+	})
+	if err := os.WriteFile(h.path, []byte(subscriptionsYAML("a", "b")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(settle)
+	waitFor(t, "a reconcile of the changed file", func() bool { return h.rec.count() == 2 })
+	if c := h.rec.call(1); !c.mode.HoldDeletes || len(c.cfg.Subscriptions) != 2 {
+		t.Errorf("after a change found at settle time: mode %+v, %d subscriptions; want the new file with deletes held", c.mode, len(c.cfg.Subscriptions))
+	}
+}
+
+// TestDryRunNeverHoldsDeletes: a dry run writes nothing, so there is
+// nothing to hold.
+func TestDryRunNeverHoldsDeletes(t *testing.T) {
+	h, opts := newHarness(t)
+	opts.DryRun = true
+	h.start(opts)
+	waitFor(t, "first reconcile", func() bool { return h.rec.count() == 1 })
+	if c := h.rec.call(0); c.mode.HoldDeletes || !c.mode.DryRun {
+		t.Errorf("mode %+v; want a dry run without held deletes", c.mode)
 	}
 }

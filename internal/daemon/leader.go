@@ -17,7 +17,7 @@ func LeaderOnly(r Reconciler, lead func() (context.Context, bool), log *slog.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return ReconcilerFunc(func(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
+	return ReconcilerFunc(func(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
 		term, ok := lead()
 		if !ok || term.Err() != nil {
 			log.Debug("following: the leader reconciles; no API call here")
@@ -27,7 +27,7 @@ func LeaderOnly(r Reconciler, lead func() (context.Context, bool), log *slog.Log
 		defer cancel(nil)
 		stop := context.AfterFunc(term, func() { cancel(errLostLease) })
 		defer stop()
-		out, err := r.Reconcile(ctx, cfg, dryRun)
+		out, err := r.Reconcile(ctx, cfg, mode)
 		if term.Err() != nil {
 			log.Warn("lost the lease during a reconcile; stopped starting writes", "err", err)
 		}

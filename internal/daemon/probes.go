@@ -52,8 +52,8 @@ func NewProbes(r *reconcile.Reconciler, store secrets.Store, mon *probe.Monitor,
 // subscriptions it probes them at once (in the background, so the loop is
 // not held up), and once more RecheckAfter later if they did not verify.
 func (p *Probes) Reconciler(ctx context.Context) Reconciler {
-	return ReconcilerFunc(func(rctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
-		rep, err := p.r.Reconcile(rctx, cfg, dryRun)
+	return ReconcilerFunc(func(rctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
+		rep, err := p.r.ReconcileWith(rctx, cfg, reconcile.RunOptions{DryRun: mode.DryRun, HoldDeletes: mode.HoldDeletes})
 		p.setInterval(cfg.ProbeInterval)
 		if rep.Listed {
 			ts := reconcile.ProbeTargets(rctx, rep, p.store)

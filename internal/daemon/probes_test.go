@@ -82,7 +82,7 @@ func TestProbesCheckANewEndpointAtOnceAndThenOnTheInterval(t *testing.T) {
 	defer cancel()
 
 	rec := p.Reconciler(ctx)
-	if _, err := rec.Reconcile(ctx, cfg, false); err != nil {
+	if _, err := rec.Reconcile(ctx, cfg, Mode{}); err != nil {
 		t.Fatal(err)
 	}
 	// The create is probed at once: one valid probe, one forged.
@@ -97,7 +97,7 @@ func TestProbesCheckANewEndpointAtOnceAndThenOnTheInterval(t *testing.T) {
 	p.flag = 20 * time.Millisecond
 	go p.Run(ctx)
 	before := app.hits.Load()
-	if _, err := rec.Reconcile(ctx, cfg, false); err != nil { // a reconcile applies the interval
+	if _, err := rec.Reconcile(ctx, cfg, Mode{}); err != nil { // a reconcile applies the interval
 		t.Fatal(err)
 	}
 	waitFor(t, "periodic probes", func() bool { return app.hits.Load() >= before+4 })
@@ -173,7 +173,7 @@ func TestProbesRecheckANewEndpointThatDidNotVerifyYet(t *testing.T) {
 		go f()
 	}
 	ctx := context.Background()
-	if _, err := p.Reconciler(ctx).Reconcile(ctx, cfg, false); err != nil {
+	if _, err := p.Reconciler(ctx).Reconcile(ctx, cfg, Mode{}); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the recheck to verify the endpoint", func() bool {

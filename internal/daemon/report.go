@@ -12,8 +12,8 @@ import (
 // FromReconciler adapts a reconcile.Reconciler, the shared list → plan →
 // apply path, to the daemon's Reconciler.
 func FromReconciler(r *reconcile.Reconciler) Reconciler {
-	return ReconcilerFunc(func(ctx context.Context, cfg *config.Config, dryRun bool) (Outcome, error) {
-		rep, err := r.Reconcile(ctx, cfg, dryRun)
+	return ReconcilerFunc(func(ctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
+		rep, err := r.ReconcileWith(ctx, cfg, reconcile.RunOptions{DryRun: mode.DryRun, HoldDeletes: mode.HoldDeletes})
 		return outcomeOf(rep), err
 	})
 }
@@ -21,9 +21,10 @@ func FromReconciler(r *reconcile.Reconciler) Reconciler {
 // outcomeOf summarises a reconcile's report as the daemon reports it.
 func outcomeOf(rep reconcile.Report) Outcome {
 	out := Outcome{
-		Planned: rep.Listed,
-		Applied: map[diff.Action]int{},
-		Failed:  map[diff.Action]int{},
+		Planned:     rep.Listed,
+		Applied:     map[diff.Action]int{},
+		Failed:      map[diff.Action]int{},
+		HeldDeletes: rep.HeldDeletes,
 	}
 	if !out.Planned {
 		return out

@@ -224,6 +224,21 @@ type Report struct {
 	Result apply.Result
 	// Applied reports whether apply ran.
 	Applied bool
+	// HeldDeletes counts the deletes (and rotations, which delete) that
+	// RunOptions.HoldDeletes kept out of the apply; they stay pending.
+	HeldDeletes int
+}
+
+// RunOptions tune one reconcile.
+type RunOptions struct {
+	// DryRun plans without writing.
+	DryRun bool
+	// HoldDeletes applies the plan's creates and updates and leaves its
+	// deletes (and rotations) pending, counted in Report.HeldDeletes. The
+	// daemon sets it while the file has not been stable long enough: a
+	// half-written file would otherwise delete what its missing half
+	// declares. The safety rails still judge the whole plan.
+	HoldDeletes bool
 }
 
 // Pending is the drift that remains after the reconcile: the plan's counts
@@ -233,6 +248,16 @@ func (r Report) Pending() diff.Summary {
 		return r.Plan.Summary()
 	}
 	s := diff.Summary{Unmanaged: r.Plan.Summary().Unmanaged}
+	if r.HeldDeletes > 0 {
+		for _, c := range r.Plan.Changes {
+			switch c.Action {
+			case diff.ActionDelete:
+				s.Delete++
+			case diff.ActionRotate:
+				s.Rotate++
+			}
+		}
+	}
 	for _, f := range r.Result.Failures {
 		switch f.Change.Action {
 		case diff.ActionCreate:
@@ -257,6 +282,12 @@ var ErrChangesFailed = errors.New("some changes failed")
 // write; failed changes leave the rest applied and return an error wrapping
 // ErrChangesFailed.
 func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun bool) (Report, error) {
+	return r.ReconcileWith(ctx, cfg, RunOptions{DryRun: dryRun})
+}
+
+// ReconcileWith is Reconcile with RunOptions.
+func (r *Reconciler) ReconcileWith(ctx context.Context, cfg *config.Config, o RunOptions) (Report, error) {
+	dryRun := o.DryRun
 	pr, err := r.Plan(ctx, cfg)
 	rep := Report{PlanResult: pr}
 	if err != nil {
@@ -271,7 +302,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 	if err := diff.CheckSafety(pr.Plan, len(cfg.Subscriptions), r.opts.Rails); err != nil {
 		return rep, err
 	}
-	if !pr.Plan.HasChanges() {
+	plan := pr.Plan
+	if o.HoldDeletes {
+		plan, rep.HeldDeletes = withoutDeletes(plan)
+	}
+	if !plan.HasChanges() {
 		rep.Applied = true
 		rep.Result.Applied = map[diff.Action]int{}
 		if lost := rep.Missing(); len(lost) > 0 {
@@ -279,11 +314,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, cfg *config.Config, dryRun b
 		}
 		return rep, nil
 	}
-	return r.execute(ctx, rep)
+	return r.execute(ctx, rep, plan)
 }
 
-// execute applies rep's plan, which passed the safety rails, and reports.
-func (r *Reconciler) execute(ctx context.Context, rep Report) (Report, error) {
+// execute applies plan (rep's plan, or part of it), which passed the
+// safety rails, and reports.
+func (r *Reconciler) execute(ctx context.Context, rep Report, plan diff.Plan) (Report, error) {
 	pr := rep.PlanResult
 	ao := r.opts.Apply
 	ao.Held = pr.Held
@@ -292,13 +328,13 @@ func (r *Reconciler) execute(ctx context.Context, rep Report) (Report, error) {
 		live[s.ID] = true
 	}
 	ao.Live = func(id string) bool { return live[id] }
-	res, err := apply.Execute(ctx, r.api, pr.Plan, ao)
+	res, err := apply.Execute(ctx, r.api, plan, ao)
 	if err != nil {
 		return rep, err
 	}
 	rep.Result, rep.Applied = res, true
 	if !res.OK() {
-		s := pr.Plan.Summary()
+		s := plan.Summary()
 		return rep, fmt.Errorf("%d of %d changes failed: %w", len(res.Failures), s.Create+s.Update+s.Delete+s.Rotate, ErrChangesFailed)
 	}
 	if lost := rep.Missing(); len(lost) > 0 {
@@ -353,7 +389,7 @@ func (r *Reconciler) Rotate(ctx context.Context, cfg *config.Config, names []str
 	if err := diff.CheckSafety(rotated, len(cfg.Subscriptions), r.opts.Rails); err != nil {
 		return rep, err
 	}
-	return r.execute(ctx, rep)
+	return r.execute(ctx, rep, rotated)
 }
 
 func quoteList(names []string) string {
@@ -427,6 +463,21 @@ func (e *LostSecretsError) Hint() string {
 		names[i] = l.Name
 	}
 	return "rotate them to get fresh secrets: linq-sync rotate -f FILE " + strings.Join(names, " ") + ", or apply with --rotate-lost-secrets"
+}
+
+// withoutDeletes returns p without its deletes and rotations, and how many
+// it dropped.
+func withoutDeletes(p diff.Plan) (diff.Plan, int) {
+	kept := make([]diff.Change, 0, len(p.Changes))
+	for _, c := range p.Changes {
+		if c.Action == diff.ActionDelete || c.Action == diff.ActionRotate {
+			continue
+		}
+		kept = append(kept, c)
+	}
+	held := len(p.Changes) - len(kept)
+	p.Changes = kept
+	return p, held
 }
 
 // PlanErrors is a plan with entries that cannot be planned; nothing is
