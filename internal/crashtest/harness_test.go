@@ -16,6 +16,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -165,7 +166,45 @@ type started struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
-	stderr bytes.Buffer
+	stderr syncBuffer
+}
+
+// syncBuffer is a buffer the process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// listenAddr waits for the daemon to log the address it serves metrics on.
+func (h *harness) listenAddr(p *started) string {
+	h.t.Helper()
+	var addr string
+	h.waitFor("the daemon to serve its metrics", func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics and health checks" {
+				addr = l.Addr
+				return true
+			}
+		}
+		return p.exited()
+	})
+	if addr == "" {
+		h.t.Fatalf("the daemon did not serve metrics (%v); stderr:\n%s", p.err, tail(p.stderr.String()))
+	}
+	return addr
 }
 
 func (h *harness) start(sub string, args ...string) *started {
@@ -358,16 +397,4 @@ func tail(s string) string {
 		return "..." + s[len(s)-4000:]
 	}
 	return s
-}
-
-// freePort returns a loopback address nothing listens on now.
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }

@@ -139,28 +139,32 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 	h := newHarness(t, *flagSubs, 2)
 	h.useDir(t.TempDir() + "/secrets")
 	h.slowCreates(*flagDelay)
-	daemon := func(addr string, extra ...string) *started {
-		return h.start("run", append([]string{"--interval", "1s", "--listen", addr, "--concurrency", "4"}, extra...)...)
+	daemon := func(extra ...string) *started {
+		return h.start("run", append([]string{"--interval", "1s", "--listen", "127.0.0.1:0", "--concurrency", "4"}, extra...)...)
 	}
 	var fig figures
-	lost := killLoop(t, h, &fig, func() *started { return daemon(freePort(t)) })
+	lost := killLoop(t, h, &fig, func() *started { return daemon() })
 
 	// After a restart, the daemon finishes the creates and reports the
 	// lost secrets in its metrics.
-	addr := freePort(t)
-	p := daemon(addr)
+	p := daemon()
+	addr := h.listenAddr(p)
 	h.waitFor("the daemon to report every lost secret", func() bool {
 		m := scrape(addr)
 		return m["linq_sync_reconcile_total"] > 0 && h.fake.Len() == len(h.names) && m["linq_sync_secrets_missing"] == float64(len(lost))
 	})
+	// The restarted daemon counts each loss it finds once.
+	if got := scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(len(lost)) {
+		t.Errorf("linq_sync_secrets_lost_total = %v after restart, want %d", got, len(lost))
+	}
 	h.stop(p)
 	acc := h.check("after the daemon finished")
 	if acc.subs != len(h.names) || len(acc.lost) != len(lost) {
 		t.Errorf("after the daemon finished: %d subscriptions, %d lost; want %d, %d", acc.subs, len(acc.lost), len(h.names), len(lost))
 	}
 
-	addr = freePort(t)
-	p = daemon(addr, "--rotate-lost-secrets", "--max-deletes", strconv.Itoa(len(h.names)))
+	p = daemon("--rotate-lost-secrets", "--max-deletes", strconv.Itoa(len(h.names)))
+	addr = h.listenAddr(p)
 	h.waitFor("the daemon to rotate every lost secret", func() bool {
 		m := scrape(addr)
 		return m["linq_sync_reconcile_total"] > 0 && m["linq_sync_secrets_missing"] == 0 && m["linq_sync_consecutive_failures"] == 0
