@@ -14,13 +14,13 @@ import (
 const failsafeSubs = 20
 
 // storeFailure is what an apply against a failing store must show: it
-// failed, started at most one create after the store failed (the one in
-// flight; with --concurrency 1 and the probe, usually none), and the next
-// plan reports every subscription it created without storing the secret.
+// failed; with --concurrency 1 at most one create was made whose secret
+// was not stored (the one in flight when the store failed; with the
+// probe, usually none), so no create started after the failure; and the
+// next plan reports every subscription created without its secret lost.
 type storeFailure struct {
-	out           outcome
-	createsBefore int // creates made when the store began to fail
-	acc           account
+	out outcome
+	acc account
 }
 
 func (h *harness) assertFailedSafely(t *testing.T, f storeFailure) {
@@ -28,9 +28,9 @@ func (h *harness) assertFailedSafely(t *testing.T, f storeFailure) {
 	if f.out.code != 1 {
 		t.Errorf("apply exited %d with a failing store, want 1; stderr:\n%s", f.out.code, tail(f.out.stderr))
 	}
-	after := h.creates() - f.createsBefore
-	if after > 1 {
-		t.Errorf("%d creates were attempted after the store failed, want at most 1 (the one in flight when it failed)", after)
+	unstored := h.creates() - len(f.acc.held)
+	if unstored > 1 {
+		t.Errorf("%d creates for %d secrets stored: creates went on after the store failed", h.creates(), len(f.acc.held))
 	}
 	if f.acc.subs != len(f.acc.held)+len(f.acc.lost) {
 		t.Errorf("%d subscriptions, %d held, %d reported lost: some are neither", f.acc.subs, len(f.acc.held), len(f.acc.lost))
@@ -41,7 +41,7 @@ func (h *harness) assertFailedSafely(t *testing.T, f storeFailure) {
 	if f.acc.subs == failsafeSubs {
 		t.Errorf("every create was made: the apply did not stop at the store's failure")
 	}
-	t.Logf("creates attempted %d (%d in flight or after when the store failed), held %d, reported lost %d", h.creates(), after, len(f.acc.held), len(f.acc.lost))
+	t.Logf("creates attempted %d (%d whose secret was not stored), held %d, reported lost %d", h.creates(), unstored, len(f.acc.held), len(f.acc.lost))
 }
 
 // whenCreated starts apply with the answers of creates held back, runs
@@ -54,7 +54,7 @@ func (h *harness) whenCreated(t *testing.T, n int, breakStore func()) storeFailu
 		t.Fatalf("apply ended before %d creates: %v\n%s", n, p.err, tail(p.stderr.String()))
 	}
 	breakStore()
-	f := storeFailure{createsBefore: h.creates()}
+	var f storeFailure
 	h.waitFor("apply to end", p.exited)
 	f.out = outcome{code: p.cmd.ProcessState.ExitCode(), stderr: p.stderr.String()}
 	h.noSecretIn(f.out.stderr)
@@ -125,32 +125,31 @@ func TestInodeQuotaStopsCreates(t *testing.T) {
 	h.useDir(dir)
 	out := h.run("apply", "--concurrency", "1")
 	h.quiesce()
-	f := storeFailure{out: out, acc: h.check("after the inodes ran out")}
-	// The store fails at the last create's write or the next journal
-	// entry: at most that one create follows.
-	f.createsBefore = max(h.creates()-1, 0)
-	h.assertFailedSafely(t, f)
-	if h.creates() > len(f.acc.held)+1 {
-		t.Errorf("%d creates for %d secrets held: more than one create after the failure", h.creates(), len(f.acc.held))
-	}
+	h.assertFailedSafely(t, storeFailure{out: out, acc: h.check("after the inodes ran out")})
 	if !strings.Contains(out.stderr, "no space left on device") {
 		t.Errorf("apply did not name the full store; stderr:\n%s", tail(out.stderr))
 	}
 }
 
 // execStore writes a secret program that stores secrets as files in out
-// (one per secret) until it holds limit of them, then fails. With limit
-// 0 it refuses even the dry run.
+// (OUT/N/in.json) until it holds limit of them, then fails. With limit 0
+// it refuses even the dry run.
 func execStore(t *testing.T, h *harness, limit int) (out string) {
 	t.Helper()
 	out, state := t.TempDir(), t.TempDir()
 	script := filepath.Join(t.TempDir(), "store")
+	// Each secret claims a slot with mkdir, which is atomic, so that
+	// concurrent runs never store more than limit.
 	body := `#!/bin/sh
 in=$(cat)
-n=$(ls "$1" | wc -l)
-if [ "$n" -ge "$2" ]; then echo "store sealed" >&2; exit 1; fi
-case "$in" in *'"dry_run":true'*) exit 0;; esac
-printf '%s' "$in" > "$1/$n.json"
+case "$in" in *'"dry_run":true'*) [ "$2" -gt 0 ] && exit 0; echo "store sealed" >&2; exit 1;; esac
+i=0
+while [ "$i" -lt "$2" ]; do
+  if mkdir "$1/$i" 2>/dev/null; then printf '%s' "$in" > "$1/$i/in.json"; exit 0; fi
+  i=$((i+1))
+done
+echo "store sealed" >&2
+exit 1
 `
 	if err := os.WriteFile(script, []byte(body), 0o700); err != nil {
 		t.Fatal(err)
@@ -179,7 +178,7 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		stored := execStore(t, h, 3)
 		out := h.run("apply", "--concurrency", "1")
 		h.quiesce()
-		f := storeFailure{out: out, createsBefore: 3, acc: h.check("after the program failed")}
+		f := storeFailure{out: out, acc: h.check("after the program failed")}
 		h.assertFailedSafely(t, f)
 		if h.creates() != 4 || len(f.acc.held) != 3 || len(f.acc.lost) != 1 {
 			t.Errorf("%d creates, %d held, %d lost; want 4, 3, 1", h.creates(), len(f.acc.held), len(f.acc.lost))
@@ -190,7 +189,7 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		// What the program holds is exactly what the fake handed out.
 		des, _ := os.ReadDir(stored)
 		for _, de := range des {
-			b, err := os.ReadFile(filepath.Join(stored, de.Name()))
+			b, err := os.ReadFile(filepath.Join(stored, de.Name(), "in.json"))
 			var in struct{ Name, SubscriptionID, SigningSecret string }
 			if err == nil {
 				err = json.Unmarshal(b, &struct {
@@ -204,5 +203,21 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 				t.Errorf("%s: the program got %s for %s, not the fake's secret of a held subscription (%v)", de.Name(), in.Name, in.SubscriptionID, err)
 			}
 		}
+	})
+	t.Run("with four creates in flight, none starts after the failure", func(t *testing.T) {
+		h := newHarness(t, failsafeSubs, 9)
+		execStore(t, h, 3)
+		h.slowCreates(5 * time.Millisecond)
+		out := h.run("apply", "--concurrency", "4")
+		h.quiesce()
+		acc := h.check("after the program failed")
+		if out.code != 1 || acc.subs != h.creates() || acc.subs != len(acc.held)+len(acc.lost) {
+			t.Errorf("exit %d, %d creates, %d subscriptions, %d held, %d lost", out.code, h.creates(), acc.subs, len(acc.held), len(acc.lost))
+		}
+		// Those in flight when the store failed may finish; no other starts.
+		if unstored := h.creates() - len(acc.held); unstored > 4 || len(acc.held) != 3 {
+			t.Errorf("%d creates for %d secrets stored, want 3 stored and at most 4 more (those in flight)", h.creates(), len(acc.held))
+		}
+		t.Logf("creates attempted %d, held %d, reported lost %d", h.creates(), len(acc.held), len(acc.lost))
 	})
 }
