@@ -29,6 +29,8 @@ var (
 	flagKills = flag.Int("crash.kills", 20, "kills per crash suite")
 	flagSubs  = flag.Int("crash.subs", 200, "subscriptions each crash suite creates")
 	flagDelay = flag.Duration("crash.latency", 20*time.Millisecond, "latency after commit of every create")
+
+	flagRotateKills = flag.Int("crash.rotate-kills", 5, "kills during the rotation of the lost secrets")
 )
 
 // bin is the linq-sync binary TestMain builds.

@@ -26,10 +26,17 @@ func killMoments(seed uint64, kills, n int) []int {
 
 // figures are what a crash suite reports.
 type figures struct {
-	lostPerKill []int
-	recovered   int // reported lost by one plan, held by a later one without rotation
-	lost        int // lost after the last kill, before rotation
-	rotated     int // cured by rotation
+	lostPerKill []int // subscriptions newly reported lost after each kill
+	recovered   int   // reported lost once, then held without a rotation
+	lost        int   // lost after the last kill of the creates
+	// rotateKills and lostInRotation are the kills during the rotation of
+	// the lost secrets and the subscriptions they left lost.
+	rotateKills, lostInRotation int
+	// cured is the lost subscriptions replaced by rotation: every one
+	// ever reported lost, less those recovered.
+	cured int
+	// lastCreates is the creates of the run that rotated the rest.
+	lastCreates int
 }
 
 func (f figures) log(t *testing.T, what string, began time.Time) {
@@ -37,22 +44,52 @@ func (f figures) log(t *testing.T, what string, began time.Time) {
 	for _, n := range f.lostPerKill {
 		total += n
 	}
-	t.Logf("%s: %d kills, lost per kill %v (sum %d), still lost after the last kill %d, recovered without rotation %d, cured by rotation %d, silent losses 0, duplicates 0, wall time %s",
-		what, len(f.lostPerKill), f.lostPerKill, total, f.lost, f.recovered, f.rotated, time.Since(began).Round(time.Millisecond))
+	t.Logf("%s: %d kills during creates, lost per kill %v (sum %d, %d still lost after the last kill, %d recovered without rotation); "+
+		"%d kills during their rotation left %d lost; %d lost subscriptions cured by rotation (%d creates in the last run); in the end every secret held and equal to the fake's, silent losses 0, duplicates 0; wall time %s",
+		what, len(f.lostPerKill), f.lostPerKill, total, f.lost, f.recovered, f.rotateKills, f.lostInRotation, f.cured, f.lastCreates, time.Since(began).Round(time.Millisecond))
 }
 
-// killLoop starts the binary, kills it with SIGKILL once the fake has
-// committed each drawn number of creates, and checks custody after each
-// kill with a plan. It returns the names lost after the last kill.
-func killLoop(t *testing.T, h *harness, fig *figures, start func() *started) map[string]string {
-	n := len(h.names)
-	lost := map[string]string{}
-	for i, k := range killMoments(*flagSeed, *flagKills, n) {
+// custodyLog follows, across kills, which names the plans report lost.
+type custodyLog struct {
+	lost     map[string]string // name: id, as the last plan reported
+	everLost map[string]bool   // every subscription id ever reported lost
+}
+
+func newCustodyLog() *custodyLog {
+	return &custodyLog{lost: map[string]string{}, everLost: map[string]bool{}}
+}
+
+// update records a plan's findings: how many names are newly lost, and how
+// many reported lost before are now held.
+func (c *custodyLog) update(acc account) (newly, cured int) {
+	for name, id := range acc.lost {
+		if old, was := c.lost[name]; !was || old != id {
+			newly++
+		}
+		c.lost[name] = id
+		c.everLost[id] = true
+	}
+	for name := range c.lost {
+		if _, still := acc.lost[name]; !still {
+			if acc.held[name] {
+				cured++
+			}
+			delete(c.lost, name)
+		}
+	}
+	return newly, cured
+}
+
+// killLoop starts the binary, kills it with SIGKILL once progress reaches
+// each of moments, and checks custody after each kill with a plan. It
+// returns the number newly lost and cured after each kill.
+func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress func() int, start func() *started) (newly []int, cured int) {
+	for i, k := range moments {
 		p := start()
-		// A kill moment at or below what is committed already means "after
+		// A moment at or below the progress made already means "after
 		// the next create".
-		target := max(k, h.fake.Len()+1)
-		if !h.waitFor("creates to reach "+strconv.Itoa(target), func() bool { return h.fake.Len() >= target || p.exited() }) {
+		target := max(k, progress()+1)
+		if !h.waitFor("creates to reach "+strconv.Itoa(target), func() bool { return progress() >= target || p.exited() }) {
 			t.FailNow()
 		}
 		if p.exited() {
@@ -60,44 +97,60 @@ func killLoop(t *testing.T, h *harness, fig *figures, start func() *started) map
 		}
 		p.kill()
 		h.quiesce()
-		acc := h.check("after kill " + strconv.Itoa(i+1))
-		newly := 0
-		for name, id := range acc.lost {
-			if _, was := lost[name]; !was {
-				newly++
-			}
-			lost[name] = id
-		}
-		for name := range lost {
-			if _, still := acc.lost[name]; !still && acc.held[name] {
-				fig.recovered++
-				delete(lost, name)
-			}
-		}
-		fig.lostPerKill = append(fig.lostPerKill, newly)
+		n, c := cl.update(h.check("after kill " + strconv.Itoa(i+1)))
+		newly, cured = append(newly, n), cured+c
 		h.noSecretIn(p.stderr.String())
 		if t.Failed() {
 			t.FailNow()
 		}
 	}
-	fig.lost = len(lost)
-	return lost
+	return newly, cured
 }
 
-// finalChecks verifies the end state after rotation: every entry on the
-// server once, every secret held and equal to the fake's, the lost
-// subscriptions replaced, no temporary file.
-func finalChecks(t *testing.T, h *harness, lost map[string]string) {
+// killCreatesAndRotations kills start at the drawn moments of the creates,
+// then (after a complete run that must report the losses, done by
+// complete) at moments of the rotation of the lost secrets, and checks
+// that a last rotation leaves every secret held.
+func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *started, complete func(lost int), rotate func()) figures {
+	var fig figures
+	cl := newCustodyLog()
+	fig.lostPerKill, fig.recovered = killLoop(t, h, cl, killMoments(*flagSeed, *flagKills, len(h.names)), h.fake.Len, func() *started { return start(false) })
+	fig.lost = len(cl.lost)
+
+	complete(len(cl.lost))
+	if n, _ := cl.update(h.check("after a complete run")); n != 0 || len(cl.lost) != fig.lost {
+		t.Errorf("after a complete run %d lost (%d new), want the %d lost by the kills", len(cl.lost), n, fig.lost)
+	}
+	if h.fake.Len() != len(h.names) {
+		t.Errorf("%d subscriptions after a complete run, want %d", h.fake.Len(), len(h.names))
+	}
+	h.noTempFiles("after a complete run")
+
+	// Rotations are killed too: each deletes, creates and stores.
+	if len(cl.lost) > 5 && *flagRotateKills > 0 {
+		base := h.creates()
+		moments := killMoments(*flagSeed+1, *flagRotateKills, len(cl.lost))
+		newly, _ := killLoop(t, h, cl, moments, func() int { return h.creates() - base }, func() *started { return start(true) })
+		fig.rotateKills = len(newly)
+		for _, n := range newly {
+			fig.lostInRotation += n
+		}
+	}
+	before := h.creates()
+	rotate()
+	fig.lastCreates = h.creates() - before
 	acc := h.check("after rotation")
 	if acc.subs != len(h.names) || len(acc.held) != len(h.names) || len(acc.lost) != 0 {
 		t.Errorf("after rotation: %d subscriptions, %d held, %d lost; want %d, %d, 0", acc.subs, len(acc.held), len(acc.lost), len(h.names), len(h.names))
 	}
-	for name, id := range lost {
+	for id := range cl.everLost {
 		if _, ok := h.fake.Get(id); ok {
-			t.Errorf("%s: the subscription %s whose secret was lost still exists after rotation", name, id)
+			t.Errorf("the subscription %s whose secret was lost still exists after rotation", id)
 		}
 	}
 	h.noTempFiles("after rotation")
+	fig.cured = len(cl.everLost) - fig.recovered
+	return fig
 }
 
 func TestKillApplyNeverLosesASecretSilently(t *testing.T) {
@@ -105,32 +158,27 @@ func TestKillApplyNeverLosesASecretSilently(t *testing.T) {
 	h := newHarness(t, *flagSubs, 1)
 	h.useDir(t.TempDir() + "/secrets")
 	h.slowCreates(*flagDelay)
-	var fig figures
-	lost := killLoop(t, h, &fig, func() *started { return h.start("apply", "--concurrency", "4") })
-
-	// The next apply creates the rest and fails while a secret is lost.
-	out := h.run("apply", "--concurrency", "4")
-	acc := h.check("after the apply that finishes")
-	if acc.subs != len(h.names) {
-		t.Errorf("%d subscriptions after a complete apply, want %d", acc.subs, len(h.names))
-	}
-	if len(acc.lost) != len(lost) {
-		t.Errorf("after a complete apply %d lost, want the %d lost by the kills", len(acc.lost), len(lost))
-	}
-	if want := min(len(lost), 1); out.code != want {
-		t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", len(lost), out.code, want, tail(out.stderr))
-	}
-	if len(lost) > 0 && !strings.Contains(out.stderr, "--rotate-lost-secrets") {
-		t.Errorf("apply did not print the cure; stderr:\n%s", tail(out.stderr))
-	}
-	h.noTempFiles("after a complete apply")
-
-	out = h.run("apply", "--concurrency", "4", "--rotate-lost-secrets", "--max-deletes", strconv.Itoa(len(h.names)))
-	if out.code != 0 {
-		t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.code, tail(out.stderr))
-	}
-	fig.rotated = len(lost)
-	finalChecks(t, h, lost)
+	maxDeletes := "--max-deletes=" + strconv.Itoa(len(h.names))
+	fig := killCreatesAndRotations(t, h,
+		func(rotate bool) *started {
+			return h.start("apply", "--concurrency", "4", "--rotate-lost-secrets="+strconv.FormatBool(rotate), maxDeletes)
+		},
+		func(lost int) {
+			// The apply that finishes the creates fails while a secret is
+			// lost, and says how to cure it.
+			out := h.run("apply", "--concurrency", "4")
+			if want := min(lost, 1); out.code != want {
+				t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", lost, out.code, want, tail(out.stderr))
+			}
+			if lost > 0 && !strings.Contains(out.stderr, "--rotate-lost-secrets") {
+				t.Errorf("apply did not print the cure; stderr:\n%s", tail(out.stderr))
+			}
+		},
+		func() {
+			if out := h.run("apply", "--concurrency", "4", "--rotate-lost-secrets", maxDeletes); out.code != 0 {
+				t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.code, tail(out.stderr))
+			}
+		})
 	fig.log(t, "apply", began)
 }
 
@@ -139,39 +187,34 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 	h := newHarness(t, *flagSubs, 2)
 	h.useDir(t.TempDir() + "/secrets")
 	h.slowCreates(*flagDelay)
-	daemon := func(extra ...string) *started {
-		return h.start("run", append([]string{"--interval", "1s", "--listen", "127.0.0.1:0", "--concurrency", "4"}, extra...)...)
+	maxDeletes := "--max-deletes=" + strconv.Itoa(len(h.names))
+	daemon := func(rotate bool) *started {
+		return h.start("run", "--interval", "1s", "--listen", "127.0.0.1:0", "--concurrency", "4", "--rotate-lost-secrets="+strconv.FormatBool(rotate), maxDeletes)
 	}
-	var fig figures
-	lost := killLoop(t, h, &fig, func() *started { return daemon() })
-
-	// After a restart, the daemon finishes the creates and reports the
-	// lost secrets in its metrics.
-	p := daemon()
-	addr := h.listenAddr(p)
-	h.waitFor("the daemon to report every lost secret", func() bool {
-		m := scrape(addr)
-		return m["linq_sync_reconcile_total"] > 0 && h.fake.Len() == len(h.names) && m["linq_sync_secrets_missing"] == float64(len(lost))
-	})
-	// The restarted daemon counts each loss it finds once.
-	if got := scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(len(lost)) {
-		t.Errorf("linq_sync_secrets_lost_total = %v after restart, want %d", got, len(lost))
-	}
-	h.stop(p)
-	acc := h.check("after the daemon finished")
-	if acc.subs != len(h.names) || len(acc.lost) != len(lost) {
-		t.Errorf("after the daemon finished: %d subscriptions, %d lost; want %d, %d", acc.subs, len(acc.lost), len(h.names), len(lost))
-	}
-
-	p = daemon("--rotate-lost-secrets", "--max-deletes", strconv.Itoa(len(h.names)))
-	addr = h.listenAddr(p)
-	h.waitFor("the daemon to rotate every lost secret", func() bool {
-		m := scrape(addr)
-		return m["linq_sync_reconcile_total"] > 0 && m["linq_sync_secrets_missing"] == 0 && m["linq_sync_consecutive_failures"] == 0
-	})
-	h.stop(p)
-	fig.rotated = len(lost)
-	finalChecks(t, h, lost)
+	fig := killCreatesAndRotations(t, h, daemon,
+		func(lost int) {
+			// After a restart, the daemon finishes the creates and reports
+			// the lost secrets in its metrics, counting each loss once.
+			p := daemon(false)
+			addr := h.listenAddr(p)
+			h.waitFor("the daemon to report every lost secret", func() bool {
+				m := scrape(addr)
+				return m["linq_sync_reconcile_total"] > 0 && h.fake.Len() == len(h.names) && m["linq_sync_secrets_missing"] == float64(lost)
+			})
+			if got := scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(lost) {
+				t.Errorf("linq_sync_secrets_lost_total = %v after restart, want %d", got, lost)
+			}
+			h.stop(p)
+		},
+		func() {
+			p := daemon(true)
+			addr := h.listenAddr(p)
+			h.waitFor("the daemon to rotate every lost secret", func() bool {
+				m := scrape(addr)
+				return m["linq_sync_reconcile_total"] > 0 && m["linq_sync_secrets_missing"] == 0 && m["linq_sync_consecutive_failures"] == 0
+			})
+			h.stop(p)
+		})
 	fig.log(t, "run", began)
 }
 
