@@ -199,7 +199,7 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 				}{&in.Name, &in.SubscriptionID, &in.SigningSecret})
 			}
 			want, ok := h.fake.Secret(in.SubscriptionID)
-			if err != nil || !ok || in.SigningSecret != want || !f.acc.held[in.Name] {
+			if err != nil || !ok || in.SigningSecret != want || f.acc.held[in.Name] != in.SubscriptionID {
 				t.Errorf("%s: the program got %s for %s, not the fake's secret of a held subscription (%v)", de.Name(), in.Name, in.SubscriptionID, err)
 			}
 		}

@@ -307,7 +307,8 @@ func (h *harness) plan() (planDoc, int) {
 // account is what check found.
 type account struct {
 	subs int
-	held map[string]bool
+	// held maps each name whose secret is held to its subscription id.
+	held map[string]string
 	// lost maps each name the plan reports lost to its subscription id.
 	lost map[string]string
 }
@@ -323,7 +324,7 @@ func (h *harness) check(stage string) account {
 	for _, c := range doc.Custody {
 		custody[c.Name] = struct{ id, secret string }{c.ID, c.Secret}
 	}
-	acc := account{held: map[string]bool{}, lost: map[string]string{}}
+	acc := account{held: map[string]string{}, lost: map[string]string{}}
 	seen := map[string]string{}
 	for _, s := range h.fake.Snapshot() {
 		acc.subs++
@@ -343,7 +344,7 @@ func (h *harness) check(stage string) account {
 		case c.secret == "lost":
 			acc.lost[name] = s.ID
 		case c.secret == "held":
-			acc.held[name] = true
+			acc.held[name] = s.ID
 			if h.dir != "" {
 				want, _ := h.fake.Secret(s.ID)
 				if got, err := os.ReadFile(filepath.Join(h.dir, name+".secret")); err != nil || string(got) != want {

@@ -33,7 +33,7 @@ type figures struct {
 	// the lost secrets and the subscriptions they left lost.
 	rotateKills, lostInRotation int
 	// cured is the lost subscriptions replaced by rotation: every one
-	// ever reported lost, less those recovered.
+	// reported lost and not recovered.
 	cured int
 	// lastCreates is the creates of the run that rotated the rest.
 	lastCreates int
@@ -51,17 +51,22 @@ func (f figures) log(t *testing.T, what string, began time.Time) {
 
 // custodyLog follows, across kills, which names the plans report lost.
 type custodyLog struct {
-	lost     map[string]string // name: id, as the last plan reported
-	everLost map[string]bool   // every subscription id ever reported lost
+	lost map[string]string // name: id, as the last plan reported
+	// everLost holds every subscription id reported lost and not
+	// recovered since: rotation must replace each.
+	everLost map[string]bool
 }
 
 func newCustodyLog() *custodyLog {
 	return &custodyLog{lost: map[string]string{}, everLost: map[string]bool{}}
 }
 
-// update records a plan's findings: how many names are newly lost, and how
-// many reported lost before are now held.
-func (c *custodyLog) update(acc account) (newly, cured int) {
+// update records a plan's findings: how many names are newly lost, and,
+// of those reported lost before and held now, how many hold the secret of
+// the same subscription (recovered: a complete secret left in a temporary
+// file by the kill, moved into place at the next start) and how many of
+// a new one (rotated).
+func (c *custodyLog) update(acc account) (newly, recovered, rotated int) {
 	for name, id := range acc.lost {
 		if old, was := c.lost[name]; !was || old != id {
 			newly++
@@ -69,21 +74,27 @@ func (c *custodyLog) update(acc account) (newly, cured int) {
 		c.lost[name] = id
 		c.everLost[id] = true
 	}
-	for name := range c.lost {
-		if _, still := acc.lost[name]; !still {
-			if acc.held[name] {
-				cured++
-			}
-			delete(c.lost, name)
+	for name, id := range c.lost {
+		if _, still := acc.lost[name]; still {
+			continue
 		}
+		switch acc.held[name] {
+		case "":
+		case id:
+			recovered++
+			delete(c.everLost, id)
+		default:
+			rotated++
+		}
+		delete(c.lost, name)
 	}
-	return newly, cured
+	return newly, recovered, rotated
 }
 
 // killLoop starts the binary, kills it with SIGKILL once progress reaches
 // each of moments, and checks custody after each kill with a plan. It
-// returns the number newly lost and cured after each kill.
-func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress func() int, start func() *started) (newly []int, cured int) {
+// returns the number newly lost after each kill and the number recovered.
+func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress func() int, start func() *started) (newly []int, recovered int) {
 	for i, k := range moments {
 		p := start()
 		// A moment at or below the progress made already means "after
@@ -97,14 +108,14 @@ func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress 
 		}
 		p.kill()
 		h.quiesce()
-		n, c := cl.update(h.check("after kill " + strconv.Itoa(i+1)))
-		newly, cured = append(newly, n), cured+c
+		n, r, _ := cl.update(h.check("after kill " + strconv.Itoa(i+1)))
+		newly, recovered = append(newly, n), recovered+r
 		h.noSecretIn(p.stderr.String())
 		if t.Failed() {
 			t.FailNow()
 		}
 	}
-	return newly, cured
+	return newly, recovered
 }
 
 // killCreatesAndRotations kills start at the drawn moments of the creates,
@@ -118,7 +129,9 @@ func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *
 	fig.lost = len(cl.lost)
 
 	complete(len(cl.lost))
-	if n, _ := cl.update(h.check("after a complete run")); n != 0 || len(cl.lost) != fig.lost {
+	n, r, _ := cl.update(h.check("after a complete run"))
+	fig.recovered += r
+	if n != 0 || len(cl.lost) != fig.lost-r {
 		t.Errorf("after a complete run %d lost (%d new), want the %d lost by the kills", len(cl.lost), n, fig.lost)
 	}
 	if h.fake.Len() != len(h.names) {
@@ -130,8 +143,8 @@ func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *
 	if len(cl.lost) > 5 && *flagRotateKills > 0 {
 		base := h.creates()
 		moments := killMoments(*flagSeed+1, *flagRotateKills, len(cl.lost))
-		newly, _ := killLoop(t, h, cl, moments, func() int { return h.creates() - base }, func() *started { return start(true) })
-		fig.rotateKills = len(newly)
+		newly, r := killLoop(t, h, cl, moments, func() int { return h.creates() - base }, func() *started { return start(true) })
+		fig.rotateKills, fig.recovered = len(newly), fig.recovered+r
 		for _, n := range newly {
 			fig.lostInRotation += n
 		}
@@ -149,7 +162,7 @@ func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *
 		}
 	}
 	h.noTempFiles("after rotation")
-	fig.cured = len(cl.everLost) - fig.recovered
+	fig.cured = len(cl.everLost)
 	return fig
 }
 
