@@ -364,7 +364,8 @@ func (h *harness) check(stage string) account {
 	return acc
 }
 
-// wholeFiles checks that every NAME.secret is a whole signing secret.
+// wholeFiles checks that every secret file is a whole signing secret and
+// every record whole JSON.
 func (h *harness) wholeFiles(stage string) {
 	h.t.Helper()
 	des, err := os.ReadDir(h.dir)
@@ -372,10 +373,23 @@ func (h *harness) wholeFiles(stage string) {
 		h.t.Fatal(err)
 	}
 	for _, de := range des {
-		if n := de.Name(); strings.HasSuffix(n, ".secret") && !strings.HasPrefix(n, ".") {
-			b, err := os.ReadFile(filepath.Join(h.dir, n))
+		n := de.Name()
+		if strings.HasPrefix(n, ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(h.dir, n))
+		switch {
+		case strings.HasSuffix(n, ".secret"):
 			if err != nil || !secretRE.Match(b) {
 				h.t.Errorf("%s: %s is not a whole signing secret (%d bytes, %v)", stage, n, len(b), err)
+			}
+		case strings.HasSuffix(n, ".json"):
+			var rec map[string]any
+			if err == nil {
+				err = json.Unmarshal(b, &rec)
+			}
+			if err != nil {
+				h.t.Errorf("%s: %s is not a whole record: %v", stage, n, err)
 			}
 		}
 	}
