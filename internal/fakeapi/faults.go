@@ -48,20 +48,26 @@ const (
 	// FaultEnvelope200 answers HTTP 200 carrying an error envelope (inner
 	// status Status, default 500/3006), without handling the call.
 	FaultEnvelope200
+	// FaultLatencyAfter handles the call (a write commits), then waits
+	// Delay before answering, or until the client gives up: a client
+	// killed in that window has its subscription and never its secret.
+	// It combines with any other fault that fires, as FaultLatency does.
+	FaultLatencyAfter
 )
 
 var faultNames = map[FaultKind]string{
-	0:                "none",
-	FaultErrorBefore: "error_before",
-	FaultErrorAfter:  "error_after",
-	FaultRateLimit:   "rate_limit",
-	FaultLatency:     "latency",
-	FaultDropBefore:  "drop_before",
-	FaultDropAfter:   "drop_after",
-	FaultTruncate:    "truncate",
-	FaultHTML:        "html",
-	FaultBadJSON:     "bad_json",
-	FaultEnvelope200: "envelope_200",
+	0:                 "none",
+	FaultErrorBefore:  "error_before",
+	FaultErrorAfter:   "error_after",
+	FaultRateLimit:    "rate_limit",
+	FaultLatency:      "latency",
+	FaultDropBefore:   "drop_before",
+	FaultDropAfter:    "drop_after",
+	FaultTruncate:     "truncate",
+	FaultHTML:         "html",
+	FaultBadJSON:      "bad_json",
+	FaultEnvelope200:  "envelope_200",
+	FaultLatencyAfter: "latency_after",
 }
 
 // String returns the kind's snake_case name; the zero kind is "none".
@@ -98,7 +104,7 @@ type Fault struct {
 	// Code and Message override the envelope's code and message.
 	Code    int
 	Message string
-	// Delay is FaultLatency's wait.
+	// Delay is the wait of FaultLatency and FaultLatencyAfter.
 	Delay time.Duration
 	// RetryAfter is FaultRateLimit's requested wait; 0 means 1s.
 	RetryAfter time.Duration
@@ -155,9 +161,18 @@ func (s *Server) Faults() []Fault {
 	return out
 }
 
-// pick decides which faults fire for one call: the summed delay of latency
+// picked is what pick decided for one call.
+type picked struct {
+	action *Fault
+	// before and after are the summed delays of the latency faults that
+	// fired, before handling the call and after it.
+	before, after time.Duration
+	slowed        FaultKind // the last latency kind that fired, or 0
+}
+
+// pick decides which faults fire for one call: the summed delays of latency
 // faults, and the first other fault.
-func (fs *faults) pick(method, route, id string) (action *Fault, delay time.Duration, slowed bool) {
+func (fs *faults) pick(method, route, id string) (p picked) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	kept := fs.list[:0]
@@ -166,14 +181,18 @@ func (fs *faults) pick(method, route, id string) (action *Fault, delay time.Dura
 		matches := (f.Method == "" || strings.EqualFold(f.Method, method)) &&
 			(f.Route == "" || f.Route == route) &&
 			(f.ID == "" || f.ID == id)
-		isLatency := f.Kind == FaultLatency
-		if matches && (isLatency || action == nil) && fs.fires(f.Probability) {
-			if isLatency {
-				delay += f.Delay
-				slowed = true
-			} else {
+		isLatency := f.Kind == FaultLatency || f.Kind == FaultLatencyAfter
+		if matches && (isLatency || p.action == nil) && fs.fires(f.Probability) {
+			switch {
+			case f.Kind == FaultLatency:
+				p.before += f.Delay
+				p.slowed = f.Kind
+			case isLatency:
+				p.after += f.Delay
+				p.slowed = f.Kind
+			default:
 				c := *f
-				action = &c
+				p.action = &c
 			}
 			if f.Times > 0 {
 				st.left--
@@ -186,7 +205,7 @@ func (fs *faults) pick(method, route, id string) (action *Fault, delay time.Dura
 	}
 	clear(fs.list[len(kept):])
 	fs.list = kept
-	return action, delay, slowed
+	return p
 }
 
 func (fs *faults) fires(p float64) bool {

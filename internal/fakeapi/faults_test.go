@@ -409,3 +409,65 @@ func TestFaultsAreSafeUnderConcurrency(t *testing.T) {
 		t.Errorf("more lost secrets than subscriptions")
 	}
 }
+
+func TestLatencyAfterCommitsBeforeAnswering(t *testing.T) {
+	t.Run("a client that gives up in the wait has the subscription, not its secret", func(t *testing.T) {
+		srv, a := start(t, fakeapi.Options{})
+		srv.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: "POST", Delay: time.Minute})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		done := make(chan result, 1)
+		go func() { done <- a.doCtx(ctx, "POST", subsPath, okBody) }()
+		// The create commits while its answer is still held back.
+		eventually(t, "the create to commit", func() bool { return srv.Len() == 1 })
+		select {
+		case res := <-done:
+			t.Fatalf("answered (%d, %v) before the wait ended", res.status, res.err)
+		default:
+		}
+		cancel()
+		if res := <-done; res.err == nil {
+			t.Fatalf("got %d, want the client's cancellation", res.status)
+		}
+		eventually(t, "the server to log the abandoned call", func() bool { return len(srv.Requests()) == 1 })
+		id := srv.Snapshot()[0].ID
+		if got := srv.LostSecrets(); len(got) != 1 || got[0] != id {
+			t.Errorf("LostSecrets = %v, want [%s]", got, id)
+		}
+		if r := srv.Requests()[0]; r.Status != 0 || r.Fault != fakeapi.FaultLatencyAfter {
+			t.Errorf("logged %+v, want status 0 and fault latency_after", r)
+		}
+	})
+	t.Run("a client that waits gets the committed subscription and its secret", func(t *testing.T) {
+		srv, a := start(t, fakeapi.Options{})
+		srv.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: "POST", Delay: 5 * time.Millisecond, Times: 1})
+		got := a.create(okBody)
+		want, ok := srv.Secret(got.ID)
+		if !ok || got.SigningSecret == nil || *got.SigningSecret != want {
+			t.Errorf("answered secret does not match the server's (held %v)", ok)
+		}
+		if len(srv.LostSecrets()) != 0 || len(srv.Faults()) != 0 {
+			t.Errorf("lost %v, faults left %v", srv.LostSecrets(), srv.Faults())
+		}
+		if r := srv.Requests()[0]; r.Status != 201 || r.Fault != fakeapi.FaultLatencyAfter {
+			t.Errorf("logged %+v, want 201 with fault latency_after", r)
+		}
+	})
+	t.Run("it waits after another fault's answer is made", func(t *testing.T) {
+		srv, a := start(t, fakeapi.Options{})
+		srv.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: "POST", Delay: 5 * time.Millisecond})
+		srv.AddFault(fakeapi.Fault{Kind: fakeapi.FaultErrorAfter, Method: "POST", Times: 1})
+		if res := a.do("POST", subsPath, okBody); res.status != 500 {
+			t.Fatalf("status %d, want 500", res.status)
+		}
+		if srv.Len() != 1 || len(srv.LostSecrets()) != 1 {
+			t.Errorf("len %d, lost %v: want the create committed and its secret lost once", srv.Len(), srv.LostSecrets())
+		}
+	})
+}
+
+func TestFaultKindNames(t *testing.T) {
+	if got := fakeapi.FaultLatencyAfter.String(); got != "latency_after" {
+		t.Errorf("String() = %q", got)
+	}
+}

@@ -36,10 +36,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() { finish(0) }()
 
-	f, delay, slowed := s.faults.pick(r.Method, route, id)
-	if slowed {
-		req.Fault = FaultLatency
-	}
+	p := s.faults.pick(r.Method, route, id)
+	f, delay := p.action, p.before
+	req.Fault = p.slowed
 	if f != nil {
 		req.Fault = f.Kind
 	}
@@ -59,6 +58,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				s.markLost(resp.created)
 			}
 			out = s.after(f, resp)
+		}
+		if p.after > 0 && !sleepCtx(r.Context(), p.after) {
+			// The client gave up after the call was handled: a created
+			// subscription's secret never reached it.
+			if resp.created != "" && f == nil {
+				s.markLost(resp.created)
+			}
+			return
 		}
 	}
 	finish(out.status())

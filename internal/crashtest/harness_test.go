@@ -1,0 +1,420 @@
+package crashtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
+)
+
+var (
+	flagSeed  = flag.Uint64("crash.seed", 1, "seed of the kill moments")
+	flagKills = flag.Int("crash.kills", 20, "kills per crash suite")
+	flagSubs  = flag.Int("crash.subs", 200, "subscriptions each crash suite creates")
+	flagDelay = flag.Duration("crash.latency", 20*time.Millisecond, "latency after commit of every create")
+
+	flagRotateKills = flag.Int("crash.rotate-kills", 5, "kills during the rotation of the lost secrets")
+)
+
+// bin is the linq-sync binary TestMain builds.
+var bin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "linq-sync-crashtest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "linq-sync")
+	code := 1
+	if err := build(bin); err != nil {
+		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
+	} else {
+		code = m.Run()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(out string) error {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, "../../cmd/linq-sync")
+	cmd.Stderr = os.Stderr
+	return cmd.Run()
+}
+
+// harness is a fake API served on loopback, a config of n subscriptions
+// and a secret store, driven through the real binary.
+type harness struct {
+	t     *testing.T
+	fake  *fakeapi.Server
+	srv   *httptest.Server
+	conns atomic.Int64
+	cfg   string
+	names []string
+	byURL map[string]string
+	// store is the --secrets URI; dir the directory of a dir store.
+	store string
+	dir   string
+	extra []string // flags every command gets (--state-dir)
+}
+
+func newHarness(t *testing.T, n int, seed int64) *harness {
+	t.Helper()
+	h := &harness{t: t, fake: fakeapi.New(fakeapi.Options{Seed: seed}), byURL: map[string]string{}}
+	h.srv = httptest.NewUnstartedServer(h.fake)
+	// Connections are counted so that, after a kill, the test waits until
+	// the server has handled everything the dead process sent.
+	h.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			h.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			h.conns.Add(-1)
+		}
+	}
+	h.srv.Start()
+	t.Cleanup(h.srv.Close)
+	var b strings.Builder
+	b.WriteString("version: 1\npolicy: upsert-only\nsubscriptions:\n")
+	for i := range n {
+		name := fmt.Sprintf("sub-%03d", i)
+		url := fmt.Sprintf("https://hooks.example.com/crash/%03d", i)
+		h.names = append(h.names, name)
+		h.byURL[url] = name
+		fmt.Fprintf(&b, "  - name: %s\n    target_url: %s\n    subscribed_events: [message.sent]\n", name, url)
+	}
+	h.cfg = filepath.Join(t.TempDir(), "subscriptions.yaml")
+	if err := os.WriteFile(h.cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+// useDir makes dir the harness's dir store.
+func (h *harness) useDir(dir string) {
+	h.dir, h.store = dir, "dir:"+dir
+}
+
+// slowCreates holds back the answer of every create for d after it commits.
+func (h *harness) slowCreates(d time.Duration) {
+	h.fake.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: http.MethodPost, Route: fakeapi.RouteSubscriptions, Delay: d})
+}
+
+func (h *harness) creates() int { return h.fake.Count("POST " + fakeapi.RouteSubscriptions) }
+
+// command returns the binary run with args, the store and the fake's URL.
+func (h *harness) command(ctx context.Context, sub string, args ...string) *exec.Cmd {
+	full := append([]string{sub, "-f", h.cfg, "--base-url", h.srv.URL, "--secrets", h.store, "--log-format", "json"}, h.extra...)
+	cmd := exec.CommandContext(ctx, bin, append(full, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LINQ_") && !strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "LINQ_API_V3_API_KEY="+fakeapi.DefaultToken)
+	return cmd
+}
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the binary to its end.
+func (h *harness) run(sub string, args ...string) outcome {
+	h.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := h.command(ctx, sub, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	out := outcome{stdout: stdout.String(), stderr: stderr.String()}
+	switch {
+	case errors.As(err, &ee):
+		out.code = ee.ExitCode()
+	case err != nil:
+		h.t.Fatalf("linq-sync %s: %v", sub, err)
+	}
+	h.noSecretIn(out.stdout + out.stderr)
+	return out
+}
+
+// started is a process of the binary the test will kill or stop.
+type started struct {
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	stderr syncBuffer
+}
+
+// syncBuffer is a buffer the process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// listenAddr waits for the daemon to log the address it serves metrics on.
+func (h *harness) listenAddr(p *started) string {
+	h.t.Helper()
+	var addr string
+	h.waitFor("the daemon to serve its metrics", func() bool {
+		for _, line := range strings.Split(p.stderr.String(), "\n") {
+			var l struct{ Msg, Addr string }
+			if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics and health checks" {
+				addr = l.Addr
+				return true
+			}
+		}
+		return p.exited()
+	})
+	if addr == "" {
+		h.t.Fatalf("the daemon did not serve metrics (%v); stderr:\n%s", p.err, tail(p.stderr.String()))
+	}
+	return addr
+}
+
+func (h *harness) start(sub string, args ...string) *started {
+	h.t.Helper()
+	p := &started{done: make(chan struct{})}
+	p.cmd = h.command(context.Background(), sub, args...)
+	p.cmd.Stderr = &p.stderr
+	if err := p.cmd.Start(); err != nil {
+		h.t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.done) }()
+	h.t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *started) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (p *started) kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (h *harness) stop(p *started) {
+	h.t.Helper()
+	_ = p.cmd.Process.Signal(os.Interrupt)
+	if !h.waitFor("the daemon to stop", func() bool { return p.exited() }) {
+		p.kill()
+	}
+	if p.err != nil {
+		h.t.Errorf("daemon stopped with %v; stderr:\n%s", p.err, tail(p.stderr.String()))
+	}
+}
+
+// waitFor polls cond until it holds or a deadline passes; it reports
+// whether cond held (a test error otherwise).
+func (h *harness) waitFor(what string, cond func() bool) bool {
+	h.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Errorf("timed out waiting for %s", what)
+			return false
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return true
+}
+
+// quiesce waits until every connection to the fake is closed: whatever a
+// killed process sent has been handled, committed or not.
+func (h *harness) quiesce() {
+	h.t.Helper()
+	h.waitFor("the fake to finish every call", func() bool { return h.conns.Load() == 0 })
+}
+
+var (
+	secretRE    = regexp.MustCompile(`^whsec_[A-Za-z0-9+/]{43}=$`)
+	anySecretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=]{8,}`)
+)
+
+// noSecretIn fails when anything shaped like a signing secret appears in s.
+func (h *harness) noSecretIn(s string) {
+	h.t.Helper()
+	if anySecretRE.MatchString(s) {
+		h.t.Errorf("a signing secret appears in the output")
+	}
+}
+
+// planDoc is the part of plan -o json this suite reads.
+type planDoc struct {
+	Summary struct {
+		Create, Rotate, InSync int
+	} `json:"summary"`
+	Custody []struct {
+		Name, ID, Secret, Reason string
+	} `json:"custody"`
+}
+
+func (h *harness) plan() (planDoc, int) {
+	h.t.Helper()
+	out := h.run("plan", "-o", "json")
+	if out.code != 0 && out.code != 2 {
+		h.t.Fatalf("plan exited %d: %s", out.code, tail(out.stderr))
+	}
+	var doc planDoc
+	if err := json.Unmarshal([]byte(out.stdout), &doc); err != nil {
+		h.t.Fatalf("plan -o json: %v\n%s", err, out.stdout)
+	}
+	return doc, out.code
+}
+
+// account is what check found.
+type account struct {
+	subs int
+	// held maps each name whose secret is held to its subscription id.
+	held map[string]string
+	// lost maps each name the plan reports lost to its subscription id.
+	lost map[string]string
+}
+
+// check runs plan and verifies custody against the fake: every
+// subscription is on the server once, under a URL of the file, and either
+// its secret is stored (equal to the fake's, for a dir store) or the plan
+// reports it lost. It also checks that every secret file is whole.
+func (h *harness) check(stage string) account {
+	h.t.Helper()
+	doc, code := h.plan()
+	custody := map[string]struct{ id, secret string }{}
+	for _, c := range doc.Custody {
+		custody[c.Name] = struct{ id, secret string }{c.ID, c.Secret}
+	}
+	acc := account{held: map[string]string{}, lost: map[string]string{}}
+	seen := map[string]string{}
+	for _, s := range h.fake.Snapshot() {
+		acc.subs++
+		name, ok := h.byURL[s.TargetURL]
+		if !ok {
+			h.t.Errorf("%s: subscription %s has a URL not in the file", stage, s.ID)
+			continue
+		}
+		if other, dup := seen[name]; dup {
+			h.t.Errorf("%s: duplicate subscriptions %s and %s for %s", stage, other, s.ID, name)
+		}
+		seen[name] = s.ID
+		c, ok := custody[name]
+		switch {
+		case !ok || c.id != s.ID:
+			h.t.Errorf("%s: %s (%s) has no custody entry in the plan (got %+v)", stage, name, s.ID, c)
+		case c.secret == "lost":
+			acc.lost[name] = s.ID
+		case c.secret == "held":
+			acc.held[name] = s.ID
+			if h.dir != "" {
+				want, _ := h.fake.Secret(s.ID)
+				if got, err := os.ReadFile(filepath.Join(h.dir, name+".secret")); err != nil || string(got) != want {
+					h.t.Errorf("%s: %s is reported held but its file does not hold the fake's secret (%v)", stage, name, err)
+				}
+			}
+		default:
+			h.t.Errorf("%s: %s (%s) was created here and its custody is %q: a silent loss", stage, name, s.ID, c.secret)
+		}
+	}
+	if len(acc.lost) > 0 && code != 2 {
+		h.t.Errorf("%s: plan exited %d with %d lost secrets, want 2", stage, code, len(acc.lost))
+	}
+	if h.dir != "" {
+		h.wholeFiles(stage)
+	}
+	return acc
+}
+
+// wholeFiles checks that every secret file is a whole signing secret and
+// every record whole JSON.
+func (h *harness) wholeFiles(stage string) {
+	h.t.Helper()
+	des, err := os.ReadDir(h.dir)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, de := range des {
+		n := de.Name()
+		if strings.HasPrefix(n, ".") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(h.dir, n))
+		switch {
+		case strings.HasSuffix(n, ".secret"):
+			if err != nil || !secretRE.Match(b) {
+				h.t.Errorf("%s: %s is not a whole signing secret (%d bytes, %v)", stage, n, len(b), err)
+			}
+		case strings.HasSuffix(n, ".json"):
+			var rec map[string]any
+			if err == nil {
+				err = json.Unmarshal(b, &rec)
+			}
+			if err != nil {
+				h.t.Errorf("%s: %s is not a whole record: %v", stage, n, err)
+			}
+		}
+	}
+}
+
+// noTempFiles checks that a clean run left no temporary files.
+func (h *harness) noTempFiles(stage string) {
+	h.t.Helper()
+	des, err := os.ReadDir(h.dir)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, de := range des {
+		if strings.Contains(de.Name(), ".tmp-") {
+			h.t.Errorf("%s: temporary file %s left behind", stage, de.Name())
+		}
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}
