@@ -442,3 +442,27 @@ func TestProbeTargetsCarryTheHeldSecretsAndSayWhyOthersCannotBeProbed(t *testing
 		t.Errorf("adopted: %+v, want skipped: secret unknown", a)
 	}
 }
+
+// TestAHeldRotationLeavesTheSecretMissing: while deletes wait for a
+// settled file, rotations (which delete) wait too, and the loss they
+// would cure is still reported.
+func TestAHeldRotationLeavesTheSecretMissing(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	cfg := parse(t, twoEntries)
+	if _, err := reconcile.New(h.client, h.opts()).Reconcile(ctx, cfg, false); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dirOf(h), "billing.secret"))
+	opts := h.opts()
+	opts.RotateLostSecrets = true
+	r := reconcile.New(h.client, opts)
+	rep, err := r.ReconcileWith(ctx, cfg, reconcile.RunOptions{HoldDeletes: true})
+	var le *reconcile.LostSecretsError
+	if !errors.As(err, &le) || len(rep.Missing()) != 1 || h.fake.Writes() != 2 {
+		t.Fatalf("held rotation: err %v, missing %v, writes %d; want the loss still reported and no write", err, rep.Missing(), h.fake.Writes()-2)
+	}
+	if rep, err := r.Reconcile(ctx, cfg, false); err != nil || len(rep.Missing()) != 0 {
+		t.Errorf("once settled: err %v, missing %v; want the rotation to cure it", err, rep.Missing())
+	}
+}

@@ -414,17 +414,12 @@ func plural(n int, one, many string) string {
 func (r Report) Missing() []apply.LostSecret {
 	var out []apply.LostSecret
 	seen := map[string]bool{}
+	// A loss is cured only by a subscription created, secret stored, in
+	// this apply: a rotation that failed, or was held back (deletes wait
+	// for a settled file), leaves it lost.
 	rotated := map[string]bool{}
-	if r.Applied {
-		failed := map[string]bool{}
-		for _, f := range r.Result.Failures {
-			failed[f.Change.Name] = true
-		}
-		for _, c := range r.Plan.Changes {
-			if c.Action == diff.ActionRotate && !failed[c.Name] {
-				rotated[c.Name] = true
-			}
-		}
+	for _, c := range r.Result.Created {
+		rotated[c.Name] = true
 	}
 	for _, c := range diff.Lost(r.Plan.Custody) {
 		if rotated[c.Name] {

@@ -305,12 +305,10 @@ func (d *Dir) entry(name string) (Entry, error) {
 		rec := m.Record
 		e.Held = &rec
 		e.Verified = hasSecret && Fingerprint(string(secret)) == m.Fingerprint
-		if !e.Verified && d.readOnly {
-			// A kill between the fsync of the new secret and its rename
-			// leaves it complete in a temporary file, which the next
-			// apply or run moves into place (recover): it is held.
-			e.Verified = d.tempHolds(name, m.Fingerprint)
-		}
+		// A secret left complete in a temporary file by a kill between
+		// its fsync and its rename is not verified here: apps read
+		// NAME.secret, which does not hold it until the next apply or
+		// run moves it into place (recover) and the plan then finds it.
 	case hasSecret:
 		e.Legacy = true
 	}
@@ -362,18 +360,6 @@ func (j journal) remove(p string) error {
 		return err
 	}
 	return syncDir(j.path)
-}
-
-// tempHolds reports whether a temporary file of name's secret holds the
-// secret whose fingerprint is fp.
-func (d *Dir) tempHolds(name, fp string) bool {
-	matches, _ := filepath.Glob(filepath.Join(d.path, "."+name+".secret"+tmpMark+"*"))
-	for _, p := range matches {
-		if b, err := os.ReadFile(p); err == nil && Fingerprint(string(b)) == fp {
-			return true
-		}
-	}
-	return false
 }
 
 // recover resolves the temporary files a crash left behind: a secret whose

@@ -268,23 +268,3 @@ func TestSecretOfAnUnknownNameIsNotHeld(t *testing.T) {
 		t.Errorf("Secret = %v, want ErrNotHeld", err)
 	}
 }
-
-func TestReadOnlyLoadCountsASecretLeftCompleteInATemporaryFileAsHeld(t *testing.T) {
-	d := openDir(t)
-	d.Put(ctx, rec("crm", "sub-1"), "whsec_a", KeepNone)
-	// A kill after the record and the fsync of the new secret, before its
-	// rename.
-	d.writeMeta("crm", meta{Record: Record{Name: "crm", SubscriptionID: "sub-2", Fingerprint: Fingerprint("whsec_b")}})
-	os.WriteFile(filepath.Join(d.path, ".crm.secret.tmp-1"), []byte("whsec_b"), 0o600)
-	ro, err := OpenDir(d.path, OpenOptions{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	es, _ := ro.Load(ctx)
-	if e := es["crm"]; !e.Verified {
-		t.Errorf("entry = %+v, want held: the next apply recovers it", e)
-	}
-	if got := files(t, d.path); !slices.Contains(got, ".crm.secret.tmp-1") {
-		t.Errorf("a read-only open changed the directory: %v", got)
-	}
-}
