@@ -28,6 +28,10 @@ type Options struct {
 	// Policy is the file's policy, named where unmanaged subscriptions are
 	// reported; empty means upsert-only.
 	Policy config.Policy
+	// Offline says the plan compared the file with an old version of it
+	// (plan --offline), not with the account; the renderers say so, and
+	// what such a plan cannot know.
+	Offline bool
 }
 
 func (o Options) policy() config.Policy {
