@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/linq-sync/linq-sync/internal/synth"
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/synth"
 )
 
 // MockAPIOptions are the flags of mock-api.

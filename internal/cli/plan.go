@@ -18,10 +18,10 @@ var planFormats = []string{"text", "json", "markdown", "github"}
 
 // PlanOptions are the flags of plan.
 type PlanOptions struct {
-	Env        Env
-	File       FileFlags
-	API        APIFlags
-	Log        LogFlags
+	Env  Env
+	File FileFlags
+	API  APIFlags
+	Log  LogFlags
 	// Secrets is read, never written, to show each entry's custody.
 	Secrets    SecretFlags
 	Output     string

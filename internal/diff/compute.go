@@ -33,8 +33,8 @@ type remoteRef struct {
 }
 
 // pinnedMissingFunc words the entry error for a pinned id that is not in
-// the remote state; it depends on where that state came from (the account,
-// or an old version of the file).
+// the account. Offline (the remote state is an old version of the file)
+// it is nil: such an id is an adoption, not an error.
 type pinnedMissingFunc func(id string) string
 
 // Compute returns the plan that turns remote into desired. It neither
@@ -70,6 +70,9 @@ type matcher struct {
 	// unplaced the entries that matched nothing.
 	updates  []Change
 	unplaced []*config.Subscription
+	// adopts are the offline adoptions, by id.
+	adopts  []Change
+	adopted map[string]string // id → entry name
 }
 
 // newMatcher sorts the remote subscriptions once by (target_url, id): this
@@ -165,6 +168,8 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 		}
 		i, ok := m.byID[d.ID]
 		switch {
+		case !ok && m.pinnedMissing == nil:
+			m.adopt(d)
 		case !ok:
 			m.fail(d, "%s", m.pinnedMissing(d.ID))
 		case !m.refs[i].inScope:
@@ -175,6 +180,20 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 			m.match(d, i, true)
 		}
 	}
+}
+
+// adopt records the offline adoption of d, whose id the old file does not
+// know.
+func (m *matcher) adopt(d *config.Subscription) {
+	if other, dup := m.adopted[d.ID]; dup {
+		m.fail(d, "id %q is also pinned by entry %q", d.ID, other)
+		return
+	}
+	if m.adopted == nil {
+		m.adopted = map[string]string{}
+	}
+	m.adopted[d.ID] = d.Name
+	m.adopts = append(m.adopts, newAdopt(d))
 }
 
 // matchByURL matches the entries without an id by target_url; those that
@@ -308,9 +327,10 @@ func (m *matcher) assemble(creates []Change, free []int, succ map[int]int) Plan 
 	})
 	slices.SortFunc(p.Matched, func(a, b Match) int { return strings.Compare(a.Name, b.Name) })
 
-	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(free))
+	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(m.adopts)+len(free))
 	p.Changes = append(p.Changes, creates...)
 	p.Changes = append(p.Changes, updates...)
+	p.Changes = append(p.Changes, m.adopts...)
 	for _, i := range free {
 		r := m.refs[i]
 		c := Change{Action: ActionUnmanaged, ID: r.sub.ID, TargetURL: r.sub.TargetURL, Current: cloneRemote(r.sub)}
