@@ -119,6 +119,7 @@ func TestCompletionCompletesFixedValues(t *testing.T) {
 		{"run", "--log-format", ""},
 		{"apply", "--secrets", ""},
 		{"run", "--secrets", "e"},
+		{"mock-api", "--fault", ""},
 		{"p"},
 	}
 	var all strings.Builder
