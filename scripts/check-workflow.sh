@@ -114,7 +114,7 @@ expect_plan "fork, adopting an exported file" 2 "= adopt" "Offline plan" "It can
 if grep -q 'cannot be planned' "$work/runner/summary"; then die "Plan (adoption): the summary calls an adoption an error"; fi
 git_q -C "$work/pr" reset -q --hard HEAD~1
 
-"$work/bin/linq-sync" mock-api --listen 127.0.0.1:0 2>"$work/mock.log" &
+"$work/bin/linq-sync" mock-api --listen 127.0.0.1:0 >/dev/null 2>"$work/mock.log" &
 mock_pid=$!
 url=
 for _ in $(seq 100); do
