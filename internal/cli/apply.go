@@ -44,7 +44,7 @@ before any API call.`,
 		Example: `  linq-sync apply --secrets-dir ./secrets
   linq-sync apply -f subscriptions.yaml --secrets dir:/var/lib/linq-sync/secrets
   linq-sync apply --secrets 'exec:/usr/local/bin/store-secret --vault' --state-dir /var/lib/linq-sync`,
-		Annotations: map[string]string{annExitCodes: "0 the account matches the file (also when nothing was to do), 1 otherwise"},
+		Annotations: map[string]string{annExitCodes: "0 the account matches the file (also when nothing was to do), 1 otherwise (also while a signing secret is lost)"},
 		Args:        noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.defaultFile = opts.File.isDefault(cmd)
