@@ -55,7 +55,7 @@ outside the file, and the state of subscriptions the file newly adopts by id.`,
   linq-sync plan -f subscriptions.yaml -o json
   git show origin/main:subscriptions.yaml > /tmp/base.yaml
   linq-sync plan --offline --against /tmp/base.yaml -o markdown`,
-		Annotations: map[string]string{annExitCodes: "0 in sync, 2 changes pending (or a signing secret lost), 1 error (including entries that cannot be planned)"},
+		Annotations: map[string]string{annExitCodes: "0 in sync, 2 changes pending (or a signing secret lost, or a verified move held back), 1 error (including entries that cannot be planned)"},
 		Args:        noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.defaultFile = opts.File.isDefault(cmd)
