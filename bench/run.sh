@@ -69,7 +69,7 @@ go test -run '^$' -bench '^Benchmark(YAMLDecode|ParseConfig|List)$/^10000$' -ben
 export LINQ_API_V3_API_KEY=test-token
 for n in 100 1000 10000; do
   log "linq-sync plan, whole process, $n subscriptions ($PLAN_RUNS timed runs after a warm-up)"
-  "$bin" mock-api --listen 127.0.0.1:0 --seed-count "$n" 2>"$work/mock-$n.log" &
+  "$bin" mock-api --listen 127.0.0.1:0 --seed-count "$n" >/dev/null 2>"$work/mock-$n.log" &
   mock_pid=$!
   url=""
   for _ in $(seq 1 500); do

@@ -44,7 +44,7 @@ fi
 # Port 0 lets the kernel pick a free port, with no window for another
 # process to take it; mock-api prints the address it got.
 token="conformance-$RANDOM$RANDOM"
-"$bin" mock-api --listen 127.0.0.1:0 --token "$token" 2>"$tmp/mock-api.log" &
+"$bin" mock-api --listen 127.0.0.1:0 --token "$token" >/dev/null 2>"$tmp/mock-api.log" &
 pid=$!
 
 addr=

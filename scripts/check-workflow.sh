@@ -11,7 +11,8 @@
 #   3. The workflow's own run: scripts execute here, as the runner would run them
 #      (bash -eo pipefail), in a scratch git repository whose "origin" has the base
 #      branch: Validate; Plan without a token (the fork path: offline against the base
-#      branch, and against an empty config when the file is new); Plan with a token
+#      branch, against an empty config when the file is new, and an exported file with
+#      ids pinned, which is an adoption, not an error); Plan with a token
 #      against `linq-sync mock-api`; and Store new signing secrets with and without
 #      secrets. Changes pending (exit 2) must not fail the step.
 #   4. shellcheck checks scripts/*.sh.
@@ -104,7 +105,16 @@ git_q -C "$work/upstream" commit -q -m 'no file yet'
 run_step Plan || { cat "$work/runner/log" >&2; die "the Plan step failed when the file is new"; }
 expect_plan "fork, file new in the pull request" 2 ci-added crm-messages
 
-"$work/bin/linq-sync" mock-api --listen 127.0.0.1:0 2>"$work/mock.log" &
+# The adoption pull request: the file is new and is an export, every id pinned. Offline
+# that is an adoption of unknown state (exit 2), never an error.
+printf 'version: 1\nsubscriptions:\n  - name: crm\n    id: 6f1c2b1e-0000-4000-8000-000000000001\n    target_url: https://hooks.example.com/crm\n    subscribed_events: [message.received]\n' >"$work/pr/subscriptions.yaml"
+git_q -C "$work/pr" commit -q -am 'adopt the account'
+run_step Plan || { cat "$work/runner/log" >&2; die "the Plan step failed on an exported file"; }
+expect_plan "fork, adopting an exported file" 2 "= adopt" "Offline plan" "It cannot know"
+if grep -q 'cannot be planned' "$work/runner/summary"; then die "Plan (adoption): the summary calls an adoption an error"; fi
+git_q -C "$work/pr" reset -q --hard HEAD~1
+
+"$work/bin/linq-sync" mock-api --listen 127.0.0.1:0 >/dev/null 2>"$work/mock.log" &
 mock_pid=$!
 url=
 for _ in $(seq 100); do

@@ -3,10 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/diff"
@@ -14,37 +15,77 @@ import (
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 )
 
-// runApply makes the account match the file: exit 0 when it does
-// (including nothing to do), 1 otherwise.
-func runApply(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("apply", flag.ContinueOnError)
-	var c writeFlags
-	c.register(fs, env)
-	ff, af, lf, pf := &c.ff, &c.af, &c.lf, &c.pf
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
+// ApplyOptions are the flags of apply.
+type ApplyOptions struct {
+	Env   Env
+	File  FileFlags
+	API   APIFlags
+	Log   LogFlags
+	Apply ApplyFlags
+	// defaultFile is set when File is the built-in default.
+	defaultFile bool
+}
+
+// NewCmdApply returns the apply command; runF, when not nil, replaces
+// applyRun.
+func NewCmdApply(env Env, runF func(context.Context, *ApplyOptions) int) *cobra.Command {
+	opts := &ApplyOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "apply [flags]",
+		GroupID: "api",
+		Short:   "Make the account match the file",
+		Long: `Apply lists the account, plans exactly as plan does, and makes one API write per
+changed subscription, sending only the changed fields. A plan with an entry
+error, or one the safety rails refuse, is not applied at all.
+
+The API shows a subscription's signing secret once, when it is created, so a
+plan with creates needs a secret store (--secrets or --secrets-dir), checked
+before any API call.`,
+		Example: `  linq-sync apply --secrets-dir ./secrets
+  linq-sync apply -f subscriptions.yaml --secrets dir:/var/lib/linq-sync/secrets
+  linq-sync apply --secrets 'exec:/usr/local/bin/store-secret --vault' --state-dir /var/lib/linq-sync`,
+		Annotations: map[string]string{annExitCodes: "0 the account matches the file (also when nothing was to do), 1 otherwise (also while a signing secret is lost)"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.defaultFile = opts.File.isDefault(cmd)
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(applyRun(cmd.Context(), opts))
+		},
 	}
-	if err := pf.validate(); err != nil {
+	opts.File.register(cmd, env)
+	opts.API.register(cmd, env)
+	opts.Log.register(cmd)
+	opts.Apply.register(cmd)
+	return cmd
+}
+
+// applyRun makes the account match the file: exit 0 when it does
+// (including nothing to do), 1 otherwise.
+func applyRun(ctx context.Context, o *ApplyOptions) int {
+	env := o.Env
+	if err := o.Apply.validate(); err != nil {
 		return errorf(env, err, "")
 	}
-	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
+	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	cfg, ok := loadConfig(env, ff.file)
+	cfg, ok := loadConfig(env, o.File.File, o.defaultFile)
 	if !ok {
 		return ExitError
 	}
-	opts, err := pf.reconcileOptions(af, log)
+	ropts, err := o.Apply.reconcileOptions(ctx, &o.API, log)
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	client, err := af.client(log)
+	client, err := o.API.client(log)
 	if err != nil {
 		return errorf(env, err, hintFor(err))
 	}
-	rep, err := reconcile.New(client, opts).Reconcile(ctx, cfg, false)
-	return reportApply(env, ff.file, rep, err)
+	rep, err := reconcile.New(client, ropts).Reconcile(ctx, cfg, false)
+	return reportApply(env, o.File.File, rep, err)
 }
 
 // reportApply prints the plan that was applied and the outcome, and

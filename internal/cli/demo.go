@@ -2,13 +2,14 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/examples"
 	"github.com/linq-sync/linq-sync/internal/config"
@@ -17,15 +18,43 @@ import (
 
 const demoToken = "demo-token"
 
-// runDemo starts the fake API with subscriptions that drift from the
+// DemoOptions are the flags of demo.
+type DemoOptions struct {
+	Env  Env
+	Keep bool
+}
+
+// NewCmdDemo returns the demo command; runF, when not nil, replaces
+// demoRun.
+func NewCmdDemo(env Env, runF func(context.Context, *DemoOptions) int) *cobra.Command {
+	opts := &DemoOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "demo [flags]",
+		GroupID: "try",
+		Short:   "Plan and apply the example file against an embedded fake API",
+		Long: `Demo needs no token and no network: it starts the fake API in-process with
+subscriptions that drift from examples/subscriptions.yaml, shows the plan
+(exit 2), applies it (exit 0), and shows that a second plan is clean, with
+the API calls each step made.`,
+		Example:     "  linq-sync demo\n  linq-sync demo --keep   # keep the file and the secrets to look at",
+		Annotations: map[string]string{annExitCodes: "0 the demo converged, 1 it did not"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(demoRun(cmd.Context(), opts))
+		},
+	}
+	cmd.Flags().BoolVar(&opts.Keep, "keep", false, "keep the temporary directory (config and secrets) for inspection")
+	return cmd
+}
+
+// demoRun starts the fake API with subscriptions that drift from the
 // example file, then plans, applies and plans again through the real
 // commands.
-func runDemo(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	keep := fs.Bool("keep", false, "keep the temporary directory (config and secrets) for inspection")
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
-	}
+func demoRun(ctx context.Context, o *DemoOptions) int {
+	env, keep := o.Env, &o.Keep
 	dir, err := os.MkdirTemp("", "linq-sync-demo-")
 	if err != nil {
 		return errorf(env, err, "")

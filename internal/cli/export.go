@@ -2,27 +2,55 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"log/slog"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/linq"
 )
 
-// runExport prints the account's subscriptions as a config file with ids
-// pinned, so that existing state can be adopted.
-func runExport(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
-	var (
-		af apiFlags
-		lf logFlags
-	)
-	af.register(fs, env)
-	lf.register(fs)
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
+// ExportOptions are the flags of export.
+type ExportOptions struct {
+	Env Env
+	API APIFlags
+	Log LogFlags
+}
+
+// NewCmdExport returns the export command; runF, when not nil, replaces
+// exportRun.
+func NewCmdExport(env Env, runF func(context.Context, *ExportOptions) int) *cobra.Command {
+	opts := &ExportOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "export [flags]",
+		GroupID: "api",
+		Short:   "Print the account's subscriptions as a config file",
+		Long: `Export prints the account's subscriptions as a config file with every id pinned,
+so that existing state can be adopted: validate accepts it unchanged and a
+plan of it is clean. Subscriptions of other environments are left out unless
+--all-environments is given. Signing secrets are never shown by the API
+after creation, so none are exported.`,
+		Example: `  linq-sync export > subscriptions.yaml
+  linq-sync export --all-environments`,
+		Annotations: map[string]string{annExitCodes: "0 printed, 1 error"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(exportRun(cmd.Context(), opts))
+		},
 	}
-	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
+	opts.API.register(cmd, env)
+	opts.Log.register(cmd)
+	return cmd
+}
+
+// exportRun prints the account's subscriptions as a config file with ids
+// pinned, so that existing state can be adopted.
+func exportRun(ctx context.Context, o *ExportOptions) int {
+	env, af := o.Env, &o.API
+	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
 	if err != nil {
 		return errorf(env, err, "")
 	}
@@ -34,7 +62,7 @@ func runExport(ctx context.Context, env Env, args []string) int {
 	if err != nil {
 		return errorf(env, err, hintFor(err))
 	}
-	if !af.allEnvironments {
+	if !af.AllEnvironments {
 		kept := subs[:0:0]
 		for _, s := range subs {
 			if s.EnvironmentID == nil {

@@ -3,10 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/planfmt"
@@ -15,59 +16,105 @@ import (
 
 var planFormats = []string{"text", "json", "markdown", "github"}
 
-// runPlan shows what apply would change: exit 0 in sync, 2 changes
-// pending, 1 error.
-func runPlan(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
-	var (
-		ff fileFlags
-		af apiFlags
-		lf logFlags
-		sf secretFlags
-	)
-	ff.register(fs, env)
-	af.register(fs, env)
-	lf.register(fs)
-	sf.register(fs)
-	output := fs.String("o", "text", "output `format`: text, json, markdown or github")
-	offline := fs.Bool("offline", false, "no API: diff the file against --against (needs no token)")
-	against := fs.String("against", "", "with --offline, the previous version of the `file` to diff against")
-	maxDeletes := fs.Int("max-deletes", diff.DefaultMaxDeletes, "warn when the plan deletes more than `n` (apply would refuse)")
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
+// PlanOptions are the flags of plan.
+type PlanOptions struct {
+	Env  Env
+	File FileFlags
+	API  APIFlags
+	Log  LogFlags
+	// Secrets is read, never written, to show each entry's custody.
+	Secrets    SecretFlags
+	Output     string
+	Offline    bool
+	Against    string
+	MaxDeletes int
+	// defaultFile is set when File is the built-in default.
+	defaultFile bool
+}
+
+// NewCmdPlan returns the plan command; runF, when not nil, replaces
+// planRun (tests check flag parsing through it).
+func NewCmdPlan(env Env, runF func(context.Context, *PlanOptions) int) *cobra.Command {
+	opts := &PlanOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "plan [flags]",
+		GroupID: "api",
+		Short:   "Show what apply would change (exit 2 when changes are pending)",
+		Long: `Plan lists the account once (plus one call for the event types), compares it
+with the file and prints what apply would change. It writes nothing.
+
+With --secrets (or --secrets-dir) the store is read, never written, and the
+plan shows whose signing secret is held, lost or unknown; a lost one is
+pending too (exit 2) until rotated.
+
+With --offline --against OLD_FILE it needs no API and no token: it compares
+the file with a previous version of it, as a pull request from a fork must.
+An offline plan cannot know the account's current state: what was changed
+outside the file, and the state of subscriptions the file newly adopts by id.`,
+		Example: `  linq-sync plan
+  linq-sync plan -f subscriptions.yaml -o json
+  git show origin/main:subscriptions.yaml > /tmp/base.yaml
+  linq-sync plan --offline --against /tmp/base.yaml -o markdown`,
+		Annotations: map[string]string{annExitCodes: "0 in sync, 2 changes pending (or a signing secret lost, or a verified move held back), 1 error (including entries that cannot be planned)"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.defaultFile = opts.File.isDefault(cmd)
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(planRun(cmd.Context(), opts))
+		},
 	}
-	if err := oneOf(*output, planFormats...); err != nil {
+	opts.File.register(cmd, env)
+	opts.API.register(cmd, env)
+	opts.Log.register(cmd)
+	opts.Secrets.register(cmd)
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Output, "output", "o", "text", "output `format`: text, json, markdown or github")
+	fl.BoolVar(&opts.Offline, "offline", false, "no API: diff the file against --against (needs no token)")
+	fl.StringVar(&opts.Against, "against", "", "with --offline, the previous version of the `file` to diff against")
+	fl.IntVar(&opts.MaxDeletes, "max-deletes", diff.DefaultMaxDeletes, "warn when the plan deletes more than `n` (apply would refuse)")
+	completeFixed(cmd, "output", planFormats...)
+	_ = cmd.MarkFlagFilename("against", "yaml", "yml")
+	return cmd
+}
+
+// planRun shows what apply would change: exit 0 in sync, 2 changes
+// pending, 1 error.
+func planRun(ctx context.Context, o *PlanOptions) int {
+	env := o.Env
+	if err := oneOf(o.Output, planFormats...); err != nil {
 		return errorf(env, fmt.Errorf("-o: %w", err), "")
 	}
-	if *offline != (*against != "") {
+	if o.Offline != (o.Against != "") {
 		return errorf(env, errors.New("--offline and --against go together"), "linq-sync plan --offline --against OLD_FILE -f NEW_FILE")
 	}
-	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
+	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	cfg, ok := loadConfig(env, ff.file)
+	cfg, ok := loadConfig(env, o.File.File, o.defaultFile)
 	if !ok {
 		return ExitError
 	}
 	var p diff.Plan
-	if *offline {
-		old, ok := loadConfig(env, *against)
+	if o.Offline {
+		old, ok := loadConfig(env, o.Against, false)
 		if !ok {
 			return ExitError
 		}
 		p = diff.ApplyPolicy(diff.CompareConfigs(old.Subscriptions, cfg.Subscriptions), cfg.Policy)
 	} else {
-		client, err := af.client(log)
+		client, err := o.API.client(log)
 		if err != nil {
 			return errorf(env, err, hintFor(err))
 		}
 		// The store is read, never written, to show each entry's custody.
-		store, err := sf.open(ctx, log, true)
+		store, err := openSecrets(ctx, &o.Secrets, log, true)
 		if err != nil {
 			return errorf(env, err, "")
 		}
-		ro := reconcile.Options{AllEnvironments: af.allEnvironments, Logger: log}
+		ro := reconcile.Options{AllEnvironments: o.API.AllEnvironments, Logger: log}
 		ro.Apply.Secrets = store
 		r := reconcile.New(client, ro)
 		pr, err := r.Plan(ctx, cfg)
@@ -76,7 +123,7 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 			for _, d := range verr.Diagnostics {
 				fmt.Fprintln(env.Stderr, d.String())
 			}
-			return errorf(env, fmt.Errorf("%s uses event types the API does not know", ff.file), "")
+			return errorf(env, fmt.Errorf("%s uses event types the API does not know", o.File.File), "")
 		}
 		if err != nil {
 			return errorf(env, err, hintFor(err))
@@ -86,10 +133,11 @@ func runPlan(ctx context.Context, env Env, args []string) int {
 		}
 		p = pr.Plan
 	}
-	if err := renderPlan(env.Stdout, *output, p, planfmt.Options{File: ff.file, Policy: cfg.Policy}); err != nil {
+	popts := planfmt.Options{File: o.File.File, Policy: cfg.Policy, Offline: o.Offline}
+	if err := renderPlan(env.Stdout, o.Output, p, popts); err != nil {
 		return errorf(env, err, "")
 	}
-	if err := diff.CheckSafety(p, len(cfg.Subscriptions), diff.Rails{MaxDeletes: *maxDeletes}); err != nil && *output == "text" {
+	if err := diff.CheckSafety(p, len(cfg.Subscriptions), diff.Rails{MaxDeletes: o.MaxDeletes}); err != nil && o.Output == "text" {
 		fmt.Fprintf(env.Stderr, "warning: apply would refuse this plan: %v\n", err)
 	}
 	switch {

@@ -3,46 +3,88 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"log/slog"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 )
 
-// runRotate replaces the named subscriptions so that a fresh signing
+// RotateOptions are the flags and arguments of rotate.
+type RotateOptions struct {
+	Env   Env
+	File  FileFlags
+	API   APIFlags
+	Log   LogFlags
+	Apply ApplyFlags
+	// Names are the entries to rotate.
+	Names []string
+	// defaultFile is set when File is the built-in default.
+	defaultFile bool
+}
+
+// NewCmdRotate returns the rotate command; runF, when not nil, replaces
+// rotateRun.
+func NewCmdRotate(env Env, runF func(context.Context, *RotateOptions) int) *cobra.Command {
+	opts := &RotateOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "rotate [flags] NAME...",
+		GroupID: "api",
+		Short:   "Replace the named subscriptions so that a fresh signing secret is held",
+		Long: `Rotate replaces each named entry's subscription (delete, create, store the new
+signing secret), so that a secret that was lost, or may have leaked, is
+replaced by one the store holds. It takes apply's flags; the store is
+required.`,
+		Example: `  linq-sync rotate --secrets-dir ./secrets crm-messages
+  linq-sync rotate -f subscriptions.yaml --secrets dir:/var/lib/linq-sync/secrets crm-messages billing`,
+		Annotations: map[string]string{annExitCodes: "0 every one was rotated and its secret stored, 1 otherwise"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return &usageError{err: errors.New("rotate: name the entries to rotate"), help: "linq-sync rotate --help"}
+			}
+			return nil
+		},
+		ValidArgsFunction: cobra.NoFileCompletions,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.defaultFile = opts.File.isDefault(cmd)
+			opts.Names = args
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(rotateRun(cmd.Context(), opts))
+		},
+	}
+	opts.File.register(cmd, env)
+	opts.API.register(cmd, env)
+	opts.Log.register(cmd)
+	opts.Apply.register(cmd)
+	return cmd
+}
+
+// rotateRun replaces the named subscriptions so that a fresh signing
 // secret is held for each: delete, create, store. Exit 0 when every one
 // was rotated and its secret stored, 1 otherwise.
-func runRotate(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("rotate", flag.ContinueOnError)
-	var c writeFlags
-	c.register(fs, env)
-	ff, af, lf, pf := &c.ff, &c.af, &c.lf, &c.pf
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
-	}
-	names := fs.Args()
-	if len(names) == 0 {
-		return errorf(env, errors.New("rotate: name the entries to rotate"), "linq-sync rotate -f FILE --secrets-dir DIR NAME...")
-	}
-	if err := pf.validate(); err != nil {
+func rotateRun(ctx context.Context, o *RotateOptions) int {
+	env := o.Env
+	if err := o.Apply.validate(); err != nil {
 		return errorf(env, err, "")
 	}
-	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
+	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	cfg, ok := loadConfig(env, ff.file)
+	cfg, ok := loadConfig(env, o.File.File, o.defaultFile)
 	if !ok {
 		return ExitError
 	}
-	opts, err := pf.reconcileOptions(af, log)
+	ropts, err := o.Apply.reconcileOptions(ctx, &o.API, log)
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	client, err := af.client(log)
+	client, err := o.API.client(log)
 	if err != nil {
 		return errorf(env, err, hintFor(err))
 	}
-	rep, err := reconcile.New(client, opts).Rotate(ctx, cfg, names)
-	return reportApply(env, ff.file, rep, err)
+	rep, err := reconcile.New(client, ropts).Rotate(ctx, cfg, o.Names)
+	return reportApply(env, o.File.File, rep, err)
 }

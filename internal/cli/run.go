@@ -3,11 +3,11 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/daemon"
 	"github.com/linq-sync/linq-sync/internal/linq"
@@ -17,41 +17,85 @@ import (
 	"github.com/linq-sync/linq-sync/internal/version"
 )
 
-// runDaemon keeps the account equal to the file until SIGTERM or SIGINT.
-func runDaemon(ctx context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	var c writeFlags
-	c.register(fs, env)
-	ff, af, lf, pf := &c.ff, &c.af, &c.lf, &c.pf
-	interval := fs.Duration("interval", daemon.DefaultInterval, "reconcile at least this often, to correct drift made outside the file")
-	listen := fs.String("listen", "127.0.0.1:9464", "`address` of /metrics, /healthz and /readyz (empty: none)")
-	dryRun := fs.Bool("dry-run", false, "never write: only measure and report drift")
-	shutdownTimeout := fs.Duration("shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
-	settle := fs.Duration("settle", daemon.DefaultSettle, "apply deletes only once the file's content has been unchanged this long (creates and updates are not delayed)")
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
+// RunOptions are the flags of run.
+type RunOptions struct {
+	Env             Env
+	File            FileFlags
+	API             APIFlags
+	Log             LogFlags
+	Apply           ApplyFlags
+	Interval        time.Duration
+	Listen          string
+	DryRun          bool
+	ShutdownTimeout time.Duration
+	Settle          time.Duration
+	// defaultFile is set when File is the built-in default.
+	defaultFile bool
+}
+
+// NewCmdRun returns the run command; runF, when not nil, replaces
+// runRun.
+func NewCmdRun(env Env, runF func(context.Context, *RunOptions) int) *cobra.Command {
+	opts := &RunOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "run [flags]",
+		GroupID: "api",
+		Short:   "Keep the account matching the file (daemon)",
+		Long: `Run is the daemon: it reconciles at start, on every change to the file (watched
+through its directory, and on SIGHUP) and every --interval, and serves
+/metrics, /healthz and /readyz on --listen. A file that does not validate at
+start is fatal; on reload it is logged and the last good file stays in force.
+It takes every flag apply takes.`,
+		Example: `  linq-sync run --secrets-dir /var/lib/linq-sync/secrets
+  linq-sync run --dry-run --interval 1m --listen 0.0.0.0:9464`,
+		Annotations: map[string]string{annExitCodes: "0 after SIGTERM or SIGINT, 1 if the file is invalid at start or the daemon cannot start"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.defaultFile = opts.File.isDefault(cmd)
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(runRun(cmd.Context(), opts))
+		},
 	}
-	if err := pf.validate(); err != nil {
+	opts.File.register(cmd, env)
+	opts.API.register(cmd, env)
+	opts.Log.register(cmd)
+	opts.Apply.register(cmd)
+	fl := cmd.Flags()
+	fl.DurationVar(&opts.Interval, "interval", daemon.DefaultInterval, "reconcile at least this often, to correct drift made outside the file")
+	fl.StringVar(&opts.Listen, "listen", "127.0.0.1:9464", "`address` of /metrics, /healthz and /readyz (empty: none)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "never write: only measure and report drift")
+	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
+	fl.DurationVar(&opts.Settle, "settle", daemon.DefaultSettle, "apply deletes only once the file's content has been unchanged this long (creates and updates are not delayed)")
+	return cmd
+}
+
+// runRun keeps the account equal to the file until ctx ends (SIGTERM or
+// SIGINT).
+func runRun(ctx context.Context, o *RunOptions) int {
+	env := o.Env
+	if err := o.Apply.validate(); err != nil {
 		return errorf(env, err, "")
 	}
-	if *interval < time.Second {
+	if o.Interval < time.Second {
 		return errorf(env, errors.New("--interval must be at least 1s"), "")
 	}
 	lv := new(slog.LevelVar)
-	log, err := lf.logger(env.Stderr, lv)
+	log, err := o.Log.logger(env.Stderr, lv)
 	if err != nil {
 		return errorf(env, err, "")
 	}
-	opts, err := pf.reconcileOptions(af, log)
+	ropts, err := o.Apply.reconcileOptions(ctx, &o.API, log)
 	if err != nil {
 		return errorf(env, err, "")
 	}
 	// The event-type list is refreshed hourly in a long-running process.
-	opts.EventTypesTTL = time.Hour
+	ropts.EventTypesTTL = time.Hour
 
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg, version.String())
-	client, err := af.client(log, linq.WithObserver(m))
+	client, err := o.API.client(log, linq.WithObserver(m))
 	if err != nil {
 		return errorf(env, err, hintFor(err))
 	}
@@ -60,13 +104,13 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 	notifier := sdnotify.New()
 
 	err = daemon.Run(ctx, daemon.Options{
-		Path:            ff.file,
-		Reconciler:      daemon.FromReconciler(reconcile.New(client, opts)),
-		DryRun:          *dryRun,
-		Settle:          *settle,
-		Interval:        *interval,
-		ShutdownTimeout: *shutdownTimeout,
-		Listen:          *listen,
+		Path:            o.File.File,
+		Reconciler:      daemon.FromReconciler(reconcile.New(client, ropts)),
+		DryRun:          o.DryRun,
+		Settle:          o.Settle,
+		Interval:        o.Interval,
+		ShutdownTimeout: o.ShutdownTimeout,
+		Listen:          o.Listen,
 		Metrics:         m,
 		Gatherer:        reg,
 		Logger:          log,
@@ -75,13 +119,17 @@ func runDaemon(ctx context.Context, env Env, args []string) int {
 	})
 	var cerr *daemon.ConfigError
 	if errors.As(err, &cerr) && cerr.Err != nil {
-		return errorf(env, cerr.Err, "")
+		hint := ""
+		if o.defaultFile && isNotExist(cerr.Err) {
+			hint = missingFileHint
+		}
+		return errorf(env, cerr.Err, hint)
 	}
 	if errors.As(err, &cerr) {
 		for _, d := range cerr.Diagnostics {
 			env.Stderr.Write([]byte(d.String() + "\n"))
 		}
-		return errorf(env, errors.New(ff.file+" is invalid; not starting"), "fix the file and start again; a daemon never starts without a good config")
+		return errorf(env, errors.New(o.File.File+" is invalid; not starting"), "fix the file and start again; a daemon never starts without a good config")
 	}
 	if err != nil {
 		return errorf(env, err, hintFor(err))

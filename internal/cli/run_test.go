@@ -292,6 +292,12 @@ func TestRunDryRunWritesNothingButReportsDrift(t *testing.T) {
 	if fake.Writes() != 0 {
 		t.Errorf("dry run made %d writes", fake.Writes())
 	}
+	// The log names what drifts and writes its durations as text.
+	for _, want := range []string{`"pending":["create billing","update crm"]`, `"interval":"1h0m0s"`} {
+		if !strings.Contains(d.log(), want) {
+			t.Errorf("log lacks %s:\n%s", want, d.log())
+		}
+	}
 }
 
 func TestRunExportsEveryMetric(t *testing.T) {

@@ -2,34 +2,74 @@ package cli
 
 import (
 	"context"
-	"flag"
 	"fmt"
+
+	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/planfmt"
 )
 
-// runValidate checks a file offline: exit 0 valid (warnings allowed),
-// 1 invalid.
-func runValidate(_ context.Context, env Env, args []string) int {
-	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
-	var ff fileFlags
-	ff.register(fs, env)
-	output := fs.String("o", "text", "output `format`: text or github (workflow commands)")
-	if ok, code := parseFlags(env, fs, args); !ok {
-		return code
+// ValidateOptions are the flags of validate.
+type ValidateOptions struct {
+	Env    Env
+	File   FileFlags
+	Output string
+	// defaultFile is set when File is the built-in default.
+	defaultFile bool
+}
+
+var validateFormats = []string{"text", "github"}
+
+// NewCmdValidate returns the validate command; runF, when not nil,
+// replaces validateRun.
+func NewCmdValidate(env Env, runF func(context.Context, *ValidateOptions) int) *cobra.Command {
+	opts := &ValidateOptions{Env: env}
+	cmd := &cobra.Command{
+		Use:     "validate [flags]",
+		GroupID: "file",
+		Short:   "Check a subscriptions file offline",
+		Long: `Validate checks the file without the API: its syntax, every key and value, and
+the event types against the published list (an unknown one is a warning here,
+an error for plan). Every problem is reported at once as FILE:LINE:COL: path:
+message.`,
+		Example: `  linq-sync validate
+  linq-sync validate -f subscriptions.yaml -o github   # annotations in a workflow`,
+		Annotations: map[string]string{annExitCodes: "0 valid (warnings allowed), 1 invalid"},
+		Args:        noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.defaultFile = opts.File.isDefault(cmd)
+			if runF != nil {
+				return runE(runF(cmd.Context(), opts))
+			}
+			return runE(validateRun(cmd.Context(), opts))
+		},
 	}
-	if err := oneOf(*output, "text", "github"); err != nil {
+	opts.File.register(cmd, env)
+	cmd.Flags().StringVarP(&opts.Output, "output", "o", "text", "output `format`: text or github (workflow commands)")
+	completeFixed(cmd, "output", validateFormats...)
+	return cmd
+}
+
+// validateRun checks a file offline: exit 0 valid (warnings allowed), 1
+// invalid.
+func validateRun(_ context.Context, o *ValidateOptions) int {
+	env, file := o.Env, o.File.File
+	if err := oneOf(o.Output, validateFormats...); err != nil {
 		return errorf(env, fmt.Errorf("-o: %w", err), "")
 	}
-	cfg, diags, err := config.Load(ff.file)
+	cfg, diags, err := config.Load(file)
 	if err != nil {
-		if *output == "github" {
-			planfmt.GitHubDiagnostics(env.Stdout, config.Diagnostics{{File: ff.file, Message: err.Error()}})
+		if o.Output == "github" {
+			planfmt.GitHubDiagnostics(env.Stdout, config.Diagnostics{{File: file, Message: err.Error()}})
 		}
-		return errorf(env, err, "")
+		hint := ""
+		if o.defaultFile && isNotExist(err) {
+			hint = missingFileHint
+		}
+		return errorf(env, err, hint)
 	}
-	if *output == "github" {
+	if o.Output == "github" {
 		if err := planfmt.GitHubDiagnostics(env.Stdout, diags); err != nil {
 			return errorf(env, err, "")
 		}
@@ -39,10 +79,10 @@ func runValidate(_ context.Context, env Env, args []string) int {
 		}
 	}
 	if diags.HasErrors() || cfg == nil {
-		fmt.Fprintf(env.Stderr, "%s: invalid: %d error(s), %d warning(s)\n", ff.file, len(diags.Errors()), len(diags.Warnings()))
+		fmt.Fprintf(env.Stderr, "%s: invalid: %d error(s), %d warning(s)\n", file, len(diags.Errors()), len(diags.Warnings()))
 		return ExitError
 	}
-	fmt.Fprintf(env.Stdout, "%s: valid: %d subscription(s), policy %s", ff.file, len(cfg.Subscriptions), cfg.Policy)
+	fmt.Fprintf(env.Stdout, "%s: valid: %d subscription(s), policy %s", file, len(cfg.Subscriptions), cfg.Policy)
 	if n := len(diags.Warnings()); n > 0 {
 		fmt.Fprintf(env.Stdout, ", %d warning(s)", n)
 	}

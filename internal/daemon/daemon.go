@@ -95,6 +95,10 @@ type Outcome struct {
 	// dry run, the changes that failed or were not attempted otherwise.
 	// Unmanaged counts remote subscriptions the policy leaves alone.
 	Pending diff.Summary
+	// PendingChanges names the pending creates, updates and deletes
+	// ("update crm", "delete ID"), at most maxPendingNames of them, so that
+	// a log line says which subscriptions drift, not only how many.
+	PendingChanges []string
 	// Applied and Failed count the writes that took effect and that failed,
 	// by action.
 	Applied, Failed map[diff.Action]int
@@ -764,6 +768,9 @@ func (d *daemon) finish(r result) {
 		p := r.out.Pending
 		attrs = append(attrs, "pending_create", p.Create, "pending_update", p.Update, "pending_delete", p.Delete,
 			"unmanaged", p.Unmanaged, "managed", r.out.Managed)
+		if len(r.out.PendingChanges) > 0 {
+			attrs = append(attrs, "pending", r.out.PendingChanges)
+		}
 	}
 	if r.err != nil {
 		attrs = append(attrs, "consecutive_failures", d.failures, "retry_in", d.retryWait(d.failures), "err", r.err)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/linq-sync/linq-sync/internal/apply"
 	"github.com/linq-sync/linq-sync/internal/config"
@@ -31,6 +32,7 @@ func outcomeOf(rep reconcile.Report) Outcome {
 	}
 	// Refused (safety rail, plan errors) or dry run: all of it is pending.
 	out.Pending = rep.Pending()
+	out.PendingChanges = pendingChanges(rep)
 	s := rep.Plan.Summary()
 	out.Managed = s.InSync + s.Update
 	for a, n := range rep.Result.Applied {
@@ -78,4 +80,40 @@ func (c *lossCounter) first(l apply.LostSecret) bool {
 		return false
 	}
 	return true
+}
+
+// maxPendingNames bounds the changes a log line names.
+const maxPendingNames = 20
+
+// pendingChanges names the changes left pending: the whole plan when
+// nothing was applied (a dry run, a refusal), the failed changes otherwise.
+func pendingChanges(rep reconcile.Report) []string {
+	var changes []diff.Change
+	if rep.Applied {
+		for _, f := range rep.Result.Failures {
+			changes = append(changes, f.Change)
+		}
+	} else {
+		changes = rep.Plan.Changes
+	}
+	var out []string
+	n := 0
+	for _, c := range changes {
+		if c.Action == diff.ActionUnmanaged {
+			continue
+		}
+		n++
+		if len(out) == maxPendingNames {
+			continue
+		}
+		label := c.Name
+		if label == "" {
+			label = c.ID
+		}
+		out = append(out, string(c.Action)+" "+label)
+	}
+	if n > len(out) {
+		out = append(out, fmt.Sprintf("and %d more", n-len(out)))
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -68,5 +69,27 @@ func TestOutcomeOfUnlistedReconcileIsNotPlanned(t *testing.T) {
 	out := outcomeOf(reconcile.Report{})
 	if out.Planned || out.Losses != nil {
 		t.Errorf("outcome = %+v, want not planned and no losses", out)
+	}
+}
+func TestPendingChangesNamesWhatDriftsAndBoundsTheList(t *testing.T) {
+	var rep reconcile.Report
+	rep.Listed = true
+	rep.Plan.Changes = []diff.Change{
+		{Action: diff.ActionCreate, Name: "crm"},
+		{Action: diff.ActionDelete, ID: "id-1"},
+		{Action: diff.ActionUnmanaged, ID: "id-2"},
+	}
+	got := outcomeOf(rep).PendingChanges
+	if want := []string{"create crm", "delete id-1"}; !slices.Equal(got, want) {
+		t.Errorf("pending = %q, want %q", got, want)
+	}
+
+	rep.Plan.Changes = nil
+	for i := range maxPendingNames + 3 {
+		rep.Plan.Changes = append(rep.Plan.Changes, diff.Change{Action: diff.ActionUpdate, Name: fmt.Sprintf("e%02d", i)})
+	}
+	got = outcomeOf(rep).PendingChanges
+	if len(got) != maxPendingNames+1 || got[maxPendingNames] != "and 3 more" {
+		t.Errorf("pending of %d changes = %q", len(rep.Plan.Changes), got)
 	}
 }

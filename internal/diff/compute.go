@@ -19,9 +19,6 @@ type Options struct {
 	AllEnvironments bool
 }
 
-// maxCandidates bounds how many predecessor candidates a note names.
-const maxCandidates = 3
-
 // remoteRef is one remote subscription during matching.
 type remoteRef struct {
 	// url and id are sub's, kept here for a cache-friendly sort.
@@ -36,8 +33,8 @@ type remoteRef struct {
 }
 
 // pinnedMissingFunc words the entry error for a pinned id that is not in
-// the remote state; it depends on where that state came from (the account,
-// or an old version of the file).
+// the account. Offline (the remote state is an old version of the file)
+// it is nil: such an id is an adoption, not an error.
 type pinnedMissingFunc func(id string) string
 
 // Compute returns the plan that turns remote into desired. It neither
@@ -53,9 +50,9 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 	m.matchPinned(order)
 	m.matchByURL(order)
 	free := m.free()
-	creates, news := m.creates(free)
+	creates, succ := m.creates(free)
 	m.noteHeldURLs()
-	return m.assemble(creates, free, news)
+	return m.assemble(creates, free, succ)
 }
 
 // matcher holds the state of one Compute while entries are matched to
@@ -73,6 +70,9 @@ type matcher struct {
 	// unplaced the entries that matched nothing.
 	updates  []Change
 	unplaced []*config.Subscription
+	// adopts are the offline adoptions, by id.
+	adopts  []Change
+	adopted map[string]string // id → entry name
 }
 
 // newMatcher sorts the remote subscriptions once by (target_url, id): this
@@ -168,6 +168,8 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 		}
 		i, ok := m.byID[d.ID]
 		switch {
+		case !ok && m.pinnedMissing == nil:
+			m.adopt(d)
 		case !ok:
 			m.fail(d, "%s", m.pinnedMissing(d.ID))
 		case !m.refs[i].inScope:
@@ -178,6 +180,20 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 			m.match(d, i, true)
 		}
 	}
+}
+
+// adopt records the offline adoption of d, whose id the old file does not
+// know.
+func (m *matcher) adopt(d *config.Subscription) {
+	if other, dup := m.adopted[d.ID]; dup {
+		m.fail(d, "id %q is also pinned by entry %q", d.ID, other)
+		return
+	}
+	if m.adopted == nil {
+		m.adopted = map[string]string{}
+	}
+	m.adopted[d.ID] = d.Name
+	m.adopts = append(m.adopts, newAdopt(d))
 }
 
 // matchByURL matches the entries without an id by target_url; those that
@@ -251,28 +267,34 @@ func (m *matcher) free() []int {
 }
 
 // creates returns a create for each unplaced entry. A create may really be
-// the URL change of an unmatched subscription (same events, or same URL but
-// for the query), which its note names. Both sides are bucketed by those
-// keys, so that finding the look-alikes stays linear even when many
-// subscriptions share an event set; the unplaced side is returned for the
-// notes on the unmatched subscriptions.
-func (m *matcher) creates(free []int) ([]Change, likeness) {
+// the URL change of an unmatched subscription; when exactly one is alike
+// (see likeness) and that one is alike to no other create, the create's
+// note names it and succ maps it to the create's entry, for the note on the
+// unmatched side. Both sides are bucketed, so that finding the look-alikes
+// stays linear even when many subscriptions share an event set.
+func (m *matcher) creates(free []int) ([]Change, map[int]int) {
 	var olds, news likeness
 	for _, i := range free {
-		olds.add(i, m.refs[i].sub.SubscribedEvents, m.refs[i].sub.TargetURL)
+		r := m.refs[i].sub
+		olds.add(i, r.SubscribedEvents, r.PhoneNumbers, r.TargetURL)
 	}
 	for k, d := range m.unplaced {
-		news.add(k, d.SubscribedEvents, d.TargetURL)
+		news.add(k, d.SubscribedEvents, d.PhoneNumbers, d.TargetURL)
 	}
 	creates := make([]Change, 0, len(m.unplaced))
-	for _, d := range m.unplaced {
+	succ := map[int]int{}
+	for k, d := range m.unplaced {
 		c := newCreate(d)
-		if head, total := olds.lookup(d.SubscribedEvents, d.TargetURL); total > 0 {
-			c.Notes = append(c.Notes, predecessorNote(m.refs, head, total))
+		if i, ok := olds.lookup(d.SubscribedEvents, d.PhoneNumbers, d.TargetURL); ok {
+			r := m.refs[i].sub
+			if back, ok := news.lookup(r.SubscribedEvents, r.PhoneNumbers, r.TargetURL); ok && back == k {
+				c.Notes = append(c.Notes, predecessorNote(r))
+				succ[i] = k
+			}
 		}
 		creates = append(creates, c)
 	}
-	return creates, news
+	return creates, succ
 }
 
 // noteHeldURLs notes on each update that moves to a URL an unmatched
@@ -294,7 +316,7 @@ func (m *matcher) noteHeldURLs() {
 
 // assemble refuses swaps, sorts, and returns the plan: creates, then
 // updates, then the unmatched subscriptions.
-func (m *matcher) assemble(creates []Change, free []int, news likeness) Plan {
+func (m *matcher) assemble(creates []Change, free []int, succ map[int]int) Plan {
 	p := &m.p
 	updates := p.refuseSwaps(m.updates)
 	slices.SortStableFunc(updates, func(a, b Change) int {
@@ -305,18 +327,15 @@ func (m *matcher) assemble(creates []Change, free []int, news likeness) Plan {
 	})
 	slices.SortFunc(p.Matched, func(a, b Match) int { return strings.Compare(a.Name, b.Name) })
 
-	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(free))
+	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(m.adopts)+len(free))
 	p.Changes = append(p.Changes, creates...)
 	p.Changes = append(p.Changes, updates...)
+	p.Changes = append(p.Changes, m.adopts...)
 	for _, i := range free {
 		r := m.refs[i]
 		c := Change{Action: ActionUnmanaged, ID: r.sub.ID, TargetURL: r.sub.TargetURL, Current: cloneRemote(r.sub)}
-		if head, total := news.lookup(r.sub.SubscribedEvents, r.sub.TargetURL); total > 0 {
-			names := make([]string, len(head))
-			for k, j := range head {
-				names[k] = m.unplaced[j].Name
-			}
-			c.Notes = append(c.Notes, successorNote(r.sub.ID, names, total))
+		if k, ok := succ[i]; ok {
+			c.Notes = append(c.Notes, successorNote(r.sub.ID, m.unplaced[k].Name))
 		}
 		p.Changes = append(p.Changes, c)
 	}
@@ -470,62 +489,61 @@ func minus(a, b []string) []string {
 	return out
 }
 
-// baseURL returns scheme://host/path of u, without query or fragment.
-func baseURL(raw string) (string, bool) {
+// urlKeys returns scheme://host/path of u, without query or fragment, and
+// its host, both lowercased.
+func urlKeys(raw string) (base, host string, ok bool) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return "", false
+		return "", "", false
 	}
-	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host) + u.EscapedPath(), true
+	host = strings.ToLower(u.Host)
+	return strings.ToLower(u.Scheme) + "://" + host + u.EscapedPath(), host, true
 }
 
-// likeness buckets subscriptions by the two signs that one may be the
-// other under a new URL: the same event set, or the same scheme, host and
-// path. Items are added in ascending order.
+// likeness buckets subscriptions by the two signs that one is another
+// under a new URL: the same scheme, host and path (only the query
+// differs), or the same host with identical events and phone numbers.
+// Nothing across hosts is alike: a new endpoint elsewhere that listens for
+// the same events is someone else's webhook as often as not.
 type likeness struct {
-	byEvents map[string][]int
-	byBase   map[string][]int
-	byBoth   map[string]int
+	byBase map[string][]int
+	bySame map[string][]int
 }
 
-func (l *likeness) add(item int, events []string, rawURL string) {
-	if l.byEvents == nil {
-		l.byEvents, l.byBase, l.byBoth = map[string][]int{}, map[string][]int{}, map[string]int{}
+func (l *likeness) add(item int, events, phones []string, rawURL string) {
+	base, host, ok := urlKeys(rawURL)
+	if !ok {
+		return
 	}
-	ek := setKey(events)
-	l.byEvents[ek] = append(l.byEvents[ek], item)
-	if b, ok := baseURL(rawURL); ok {
-		l.byBase[b] = append(l.byBase[b], item)
-		l.byBoth[ek+"\x01"+b]++
+	if l.byBase == nil {
+		l.byBase, l.bySame = map[string][]int{}, map[string][]int{}
 	}
+	l.byBase[base] = append(l.byBase[base], item)
+	k := sameKey(host, events, phones)
+	l.bySame[k] = append(l.bySame[k], item)
 }
 
-// lookup returns the first maxCandidates items alike to the given events
-// and URL, in ascending order, and how many there are in all. An item with
-// the identical URL cannot be there: it would have matched.
-func (l *likeness) lookup(events []string, rawURL string) (head []int, total int) {
-	if l.byEvents == nil {
-		return nil, 0
+func sameKey(host string, events, phones []string) string {
+	return host + "\x01" + setKey(events) + "\x01" + setKey(phones)
+}
+
+// lookup returns the one item alike to the given subscription, if the
+// match is unambiguous: the only one at the same scheme, host and path, or,
+// when none is there, the only one on the same host with identical events
+// and phone numbers. An item with the identical URL cannot be there: it
+// would have matched.
+func (l *likeness) lookup(events, phones []string, rawURL string) (int, bool) {
+	base, host, ok := urlKeys(rawURL)
+	if !ok || l.byBase == nil {
+		return 0, false
 	}
-	ek := setKey(events)
-	a := l.byEvents[ek]
-	var b []int
-	if base, ok := baseURL(rawURL); ok {
-		b = l.byBase[base]
-		total -= l.byBoth[ek+"\x01"+base]
+	if b := l.byBase[base]; len(b) > 0 {
+		return b[0], len(b) == 1
 	}
-	total += len(a) + len(b)
-	for len(head) < maxCandidates && (len(a) > 0 || len(b) > 0) {
-		switch {
-		case len(b) == 0 || (len(a) > 0 && a[0] < b[0]):
-			head, a = append(head, a[0]), a[1:]
-		case len(a) == 0 || b[0] < a[0]:
-			head, b = append(head, b[0]), b[1:]
-		default: // in both
-			head, a, b = append(head, a[0]), a[1:], b[1:]
-		}
+	if s := l.bySame[sameKey(host, events, phones)]; len(s) == 1 {
+		return s[0], true
 	}
-	return head, total
+	return 0, false
 }
 
 // cloneDesired returns a deep copy of d.

@@ -19,42 +19,16 @@ func otherEnvironment(r *linq.Subscription) string {
 	return fmt.Sprintf("subscription %q belongs to environment %q, which this plan does not manage; pass --all-environments to manage it", r.ID, *r.EnvironmentID)
 }
 
-// predecessorNote explains that a create may really be a URL change of one
-// of the unmatched subscriptions cands.
-func predecessorNote(refs []remoteRef, cands []int, total int) string {
-	var b strings.Builder
-	b.WriteString("no subscription has this target_url, so it will be created; without an id a changed URL cannot be told from a new endpoint, and ")
-	if total == 1 {
-		s := refs[cands[0]].sub
-		fmt.Fprintf(&b, "subscription %s (%s) looks like its predecessor: if it is, %s to update it in place", s.ID, s.TargetURL, pinHint(s.ID))
-		return b.String()
-	}
-	b.WriteString("these subscriptions look like its predecessor: ")
-	for k, i := range cands {
-		if k > 0 {
-			b.WriteString(", ")
-		}
-		fmt.Fprintf(&b, "%s (%s)", refs[i].sub.ID, refs[i].sub.TargetURL)
-	}
-	if total > len(cands) {
-		fmt.Fprintf(&b, " and %d more", total-len(cands))
-	}
-	b.WriteString("; if one is, pin its id with \"id:\" to update it in place")
-	return b.String()
+// predecessorNote explains that a create may really be a URL change of
+// the unmatched subscription s.
+func predecessorNote(s *linq.Subscription) string {
+	return fmt.Sprintf("no subscription has this target_url, so it will be created; without an id a changed URL cannot be told from a new endpoint, and subscription %s (%s) looks like its predecessor: if it is, %s to update it in place", s.ID, s.TargetURL, pinHint(s.ID))
 }
 
-// successorNote tells, on an unmatched subscription, which created entries
+// successorNote tells, on an unmatched subscription, which created entry
 // may be meant to replace it.
-func successorNote(id string, names []string, total int) string {
-	more := ""
-	if total > len(names) {
-		more = fmt.Sprintf(" and %d more", total-len(names))
-	}
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	return fmt.Sprintf("may be the predecessor of new entry %s%s; if so, %s in that entry to update it in place", strings.Join(q, ", "), more, pinHint(id))
+func successorNote(id, name string) string {
+	return fmt.Sprintf("may be the predecessor of new entry %q; if so, %s in that entry to update it in place", name, pinHint(id))
 }
 
 // pinHint tells how to pin id; an offline plan's made-up ids cannot be

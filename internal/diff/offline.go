@@ -1,7 +1,6 @@
 package diff
 
 import (
-	"fmt"
 	"strconv"
 
 	"github.com/linq-sync/linq-sync/internal/config"
@@ -18,7 +17,9 @@ const SyntheticIDPrefix = "old:"
 // pinned id is its id; an unpinned one gets the synthetic id "old:<name>",
 // unless the new version pins the entry of the same name to an id that the
 // old version does not use, which is taken to be that entry's adoption.
-// Every old entry is in scope. The plan is what Compute would give if the
+// An entry pinning an id the old version does not know at all is an
+// adoption (ActionAdopt): an existing subscription whose current state an
+// offline plan cannot know. Every old entry is in scope. The plan is what Compute would give if the
 // account matched the old file exactly.
 func CompareConfigs(old, new []config.Subscription) Plan {
 	oldIDs := make(map[string]bool, len(old))
@@ -58,9 +59,5 @@ func CompareConfigs(old, new []config.Subscription) Plan {
 			PhoneNumbers:     o.PhoneNumbers,
 		})
 	}
-	return compute(new, remote, Options{AllEnvironments: true}, pinnedMissingOffline)
-}
-
-func pinnedMissingOffline(id string) string {
-	return fmt.Sprintf("pinned id %q is not in the old file, so offline its current state cannot be known; run plan with a token to compare with the account", id)
+	return compute(new, remote, Options{AllEnvironments: true}, nil)
 }

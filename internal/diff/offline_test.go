@@ -57,12 +57,24 @@ func TestCompareConfigs(t *testing.T) {
 			wantInSync: 1,
 		},
 		{
-			name:    "an id the old file does not know is an entry error",
-			old:     []config.Subscription{entry("a", urlA, "message.read")},
-			new:     []config.Subscription{entry("a", urlA, "message.read"), pinned(entry("z", urlB, "message.read"), "unknown")},
-			wantErr: `pinned id "unknown" is not in the old file`,
-
+			name:       "an id the old file does not know is an adoption, not an error",
+			old:        []config.Subscription{entry("a", urlA, "message.read")},
+			new:        []config.Subscription{entry("a", urlA, "message.read"), pinned(entry("z", urlB, "message.read"), "unknown")},
+			wantRows:   []row{{ActionAdopt, "z", "unknown"}},
 			wantInSync: 1,
+		},
+		{
+			name:     "an exported file new in a pull request adopts every subscription",
+			old:      nil,
+			new:      []config.Subscription{pinned(entry("a", urlA, "message.read"), "id-a"), pinned(entry("b", urlB, "message.read"), "id-b")},
+			wantRows: []row{{ActionAdopt, "a", "id-a"}, {ActionAdopt, "b", "id-b"}},
+		},
+		{
+			name:     "two entries adopting one id: the second is an error",
+			old:      nil,
+			new:      []config.Subscription{pinned(entry("a", urlA, "message.read"), "id-a"), pinned(entry("b", urlB, "message.read"), "id-a")},
+			wantRows: []row{{ActionAdopt, "a", "id-a"}},
+			wantErr:  `id "id-a" is also pinned by entry "a"`,
 		},
 		{
 			name:     "duplicate names in the old file still get distinct ids",

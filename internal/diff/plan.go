@@ -16,17 +16,20 @@ func (p Plan) Summary() Summary {
 			s.Rotate++
 		case ActionUnmanaged:
 			s.Unmanaged++
+		case ActionAdopt:
+			s.Adopt++
 		}
 	}
 	return s
 }
 
-// HasChanges reports whether p has pending changes: creates, updates or
-// deletes. Unmanaged subscriptions are reported, not pending.
+// HasChanges reports whether p has pending changes: creates, updates,
+// deletes, or offline adoptions. Unmanaged subscriptions are reported, not
+// pending.
 func (p Plan) HasChanges() bool {
 	for _, c := range p.Changes {
 		switch c.Action {
-		case ActionCreate, ActionUpdate, ActionDelete, ActionRotate:
+		case ActionCreate, ActionUpdate, ActionDelete, ActionRotate, ActionAdopt:
 			return true
 		}
 	}

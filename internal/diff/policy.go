@@ -32,7 +32,7 @@ func ApplyPolicy(p Plan, pol config.Policy) Plan {
 }
 
 // actionRank is the place of each action's group in a plan.
-var actionRank = map[Action]int{ActionCreate: 0, ActionUpdate: 1, ActionRotate: 2, ActionDelete: 3, ActionUnmanaged: 4}
+var actionRank = map[Action]int{ActionCreate: 0, ActionUpdate: 1, ActionAdopt: 2, ActionRotate: 3, ActionDelete: 4, ActionUnmanaged: 5}
 
 // compareChanges orders changes as a plan holds them: creates and updates
 // by entry name, deletes and unmanaged by target_url then id.
@@ -41,7 +41,7 @@ func compareChanges(a, b Change) int {
 		return c
 	}
 	switch a.Action {
-	case ActionCreate, ActionUpdate, ActionRotate:
+	case ActionCreate, ActionUpdate, ActionAdopt, ActionRotate:
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
 	default:
 		return cmp.Or(strings.Compare(a.TargetURL, b.TargetURL), strings.Compare(a.ID, b.ID))

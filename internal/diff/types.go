@@ -115,4 +115,6 @@ type Summary struct {
 	InSync    int
 	// OutOfScope counts remote subscriptions of other environments.
 	OutOfScope int
+	// Adopt counts offline adoptions (ActionAdopt).
+	Adopt int
 }

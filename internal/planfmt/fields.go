@@ -22,8 +22,8 @@ type field struct {
 	added, removed []string
 }
 
-// fields yields the field lines of c: what a create will set, what an
-// update changes, what a delete removes or an unmanaged subscription
+// fields yields the field lines of c: what a create will set (an
+// adoption: what the entry declares), what an update changes, what a delete removes or an unmanaged subscription
 // holds. target_url is not among them for a create, delete or unmanaged:
 // each renderer shows it in its own place. inline asks for the one-line
 // form of the text renderers, which brackets a changed phone list so that
@@ -39,6 +39,13 @@ func fields(c diff.Change, inline bool) []field {
 			{name: "subscribed_events", value: list(c.Create.SubscribedEvents, "(none)")},
 			{name: "phone_numbers", value: phoneListOrAll(c.Create.PhoneNumbers)},
 			{name: "is_active", value: active},
+		}
+	case diff.ActionAdopt:
+		// As declared: offline, the subscription's current state is unknown.
+		return []field{
+			{name: "subscribed_events", value: list(c.Create.SubscribedEvents, "(none)")},
+			{name: "phone_numbers", value: phoneListOrAll(c.Create.PhoneNumbers)},
+			{name: "is_active", value: strconv.FormatBool(createIsActive(c))},
 		}
 	case diff.ActionUpdate:
 		out := make([]field, 0, len(c.Fields))

@@ -28,6 +28,9 @@ func GitHub(w io.Writer, p diff.Plan, opts Options) error {
 	if s.OutOfScope > 0 {
 		sum += "\n" + outOfScopeLine(s.OutOfScope)
 	}
+	if opts.Offline {
+		sum += "\n" + offlineLine + "\n" + offlineUnknownLine()
+	}
 	ew.printf("%s\n", workflowCommand("notice", "", config.Position{}, githubTitle, sum))
 	if lost := append(lostLines(p), deferredLines(p)...); len(lost) > 0 {
 		ew.printf("%s\n", workflowCommand("error", opts.File, config.Position{}, githubTitle, strings.Join(lost, "\n")))

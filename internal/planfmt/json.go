@@ -19,6 +19,10 @@ type jsonPlan struct {
 	Summary       jsonSummary  `json:"summary"`
 	Changes       []jsonChange `json:"changes"`
 	Errors        []jsonError  `json:"errors"`
+	// Offline is set for plan --offline; CannotKnow says then what such a
+	// plan cannot know ([] otherwise).
+	Offline    bool     `json:"offline"`
+	CannotKnow []string `json:"cannot_know"`
 	// Custody is empty when no secret store was read.
 	Custody []jsonCustody `json:"custody"`
 	// Deferred lists the verified moves held back.
@@ -49,6 +53,7 @@ type jsonSummary struct {
 	Unmanaged  int `json:"unmanaged"`
 	InSync     int `json:"in_sync"`
 	OutOfScope int `json:"out_of_scope"`
+	Adopt      int `json:"adopt"`
 }
 
 type jsonChange struct {
@@ -111,12 +116,17 @@ func JSON(w io.Writer, p diff.Plan, opts Options) error {
 		FormatVersion: FormatVersion,
 		Summary: jsonSummary{
 			Create: s.Create, Update: s.Update, Delete: s.Delete, Rotate: s.Rotate,
-			Unmanaged: s.Unmanaged, InSync: s.InSync, OutOfScope: s.OutOfScope,
+			Unmanaged: s.Unmanaged, InSync: s.InSync, OutOfScope: s.OutOfScope, Adopt: s.Adopt,
 		},
-		Changes:  make([]jsonChange, 0, len(p.Changes)),
-		Errors:   make([]jsonError, 0, len(p.Errors)),
-		Custody:  make([]jsonCustody, 0, len(p.Custody)),
-		Deferred: make([]jsonDeferred, 0, len(p.Deferred)),
+		Changes:    make([]jsonChange, 0, len(p.Changes)),
+		Errors:     make([]jsonError, 0, len(p.Errors)),
+		Custody:    make([]jsonCustody, 0, len(p.Custody)),
+		Deferred:   make([]jsonDeferred, 0, len(p.Deferred)),
+		Offline:    opts.Offline,
+		CannotKnow: []string{},
+	}
+	if opts.Offline {
+		doc.CannotKnow = append(doc.CannotKnow, offlineUnknowns...)
 	}
 	for _, d := range p.Deferred {
 		doc.Deferred = append(doc.Deferred, jsonDeferred{Name: d.Name, ID: d.ID, From: d.From, To: d.To, Reason: d.Reason})

@@ -27,15 +27,23 @@ func Markdown(w io.Writer, p diff.Plan, opts Options) error {
 	} else {
 		ew.printf("### linq-sync plan\n\n")
 	}
-	if s.Rotate > 0 {
-		ew.printf("| create | update | delete | rotate | unmanaged | in sync |\n")
-		ew.printf("|---:|---:|---:|---:|---:|---:|\n")
-		ew.printf("| %d | %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Rotate, s.Unmanaged, s.InSync)
-	} else {
-		ew.printf("| create | update | delete | unmanaged | in sync |\n")
-		ew.printf("|---:|---:|---:|---:|---:|\n")
-		ew.printf("| %d | %d | %d | %d | %d |\n\n", s.Create, s.Update, s.Delete, s.Unmanaged, s.InSync)
+	if opts.Offline {
+		ew.printf("> **%s**\n> %s\n\n", offlineLine, offlineUnknownLine())
 	}
+	cols := []string{"create", "update", "delete"}
+	vals := []int{s.Create, s.Update, s.Delete}
+	if s.Rotate > 0 {
+		cols, vals = append(cols, "rotate"), append(vals, s.Rotate)
+	}
+	if opts.Offline {
+		cols, vals = append(cols, "adopt"), append(vals, s.Adopt)
+	}
+	cols, vals = append(cols, "unmanaged", "in sync"), append(vals, s.Unmanaged, s.InSync)
+	ew.printf("| %s |\n|%s\n|", strings.Join(cols, " | "), strings.Repeat("---:|", len(cols)))
+	for _, v := range vals {
+		ew.printf(" %d |", v)
+	}
+	ew.printf("\n\n")
 
 	if len(p.Errors) > 0 {
 		ew.printf("**%s**\n\n", errorsLine(len(p.Errors)))
@@ -91,6 +99,8 @@ func mdSummary(c diff.Change, opts Options) string {
 		return "<b>± rotate</b> " + code(c.Name) + " (" + code(c.ID) + ") " + code(c.TargetURL)
 	case diff.ActionUnmanaged:
 		return "<b>? unmanaged</b> " + code(c.TargetURL) + " (" + code(c.ID) + ") — left alone (policy " + html.EscapeString(string(opts.policy())) + ")"
+	case diff.ActionAdopt:
+		return "<b>= adopt</b> " + code(c.Name) + " (" + code(c.ID) + ")"
 	default:
 		return html.EscapeString(clean(string(c.Action))) + " " + code(c.TargetURL) + " (" + code(c.ID) + ")"
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	// Policy is the file's policy, named where unmanaged subscriptions are
 	// reported; empty means upsert-only.
 	Policy config.Policy
+	// Offline says the plan compared the file with an old version of it
+	// (plan --offline), not with the account; the renderers say so, and
+	// what such a plan cannot know.
+	Offline bool
 }
 
 func (o Options) policy() config.Policy {
@@ -131,6 +135,8 @@ func header(c diff.Change, opts Options) string {
 		return fmt.Sprintf("± rotate %s (%s)  %s", clean(c.Name), clean(c.ID), clean(c.TargetURL))
 	case diff.ActionUnmanaged:
 		return fmt.Sprintf("? unmanaged %s (%s) — left alone (policy %s)", clean(c.TargetURL), clean(c.ID), opts.policy())
+	case diff.ActionAdopt:
+		return fmt.Sprintf("= adopt %s (%s)", clean(c.Name), clean(c.ID))
 	default:
 		return fmt.Sprintf("%s %s (%s)", clean(string(c.Action)), clean(c.TargetURL), clean(c.ID))
 	}
@@ -140,11 +146,15 @@ func header(c diff.Change, opts Options) string {
 // in the text and GitHub renderers: a create's and an update's fields, one
 // line each.
 func details(c diff.Change) []string {
-	if c.Action != diff.ActionCreate && c.Action != diff.ActionUpdate && c.Action != diff.ActionRotate {
+	if c.Action != diff.ActionCreate && c.Action != diff.ActionUpdate && c.Action != diff.ActionRotate && c.Action != diff.ActionAdopt {
 		return nil
 	}
 	fs := fields(c, true)
-	lines := make([]string, 0, len(fs))
+	lines := make([]string, 0, len(fs)+1)
+	if c.Action == diff.ActionAdopt {
+		// An adoption's header names no URL.
+		lines = append(lines, "target_url: "+clean(c.TargetURL))
+	}
 	for _, f := range fs {
 		switch {
 		case !f.update:
@@ -178,11 +188,14 @@ func summaryLine(s diff.Summary, p diff.Plan) string {
 	if !p.HasChanges() && s.Unmanaged == 0 && len(p.Errors) == 0 {
 		return fmt.Sprintf("No changes. %d %s in sync.", s.InSync, plural(s.InSync, "subscription", "subscriptions"))
 	}
-	rotate := ""
+	var extra string
 	if s.Rotate > 0 {
-		rotate = fmt.Sprintf(" %d to rotate,", s.Rotate)
+		extra += fmt.Sprintf(" %d to rotate,", s.Rotate)
 	}
-	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete,%s %d unmanaged, %d in sync.", s.Create, s.Update, s.Delete, rotate, s.Unmanaged, s.InSync)
+	if s.Adopt > 0 {
+		extra += fmt.Sprintf(" %d to adopt,", s.Adopt)
+	}
+	return fmt.Sprintf("Plan: %d to create, %d to update, %d to delete,%s %d unmanaged, %d in sync.", s.Create, s.Update, s.Delete, extra, s.Unmanaged, s.InSync)
 }
 
 // rotateNote explains a rotation under its header.
@@ -216,6 +229,21 @@ func lostLines(p diff.Plan) []string {
 		}
 	}
 	return out
+}
+
+// offlineLine says what an offline plan is.
+const offlineLine = "Offline plan: the file was compared with its previous version, not with the account, so no token was needed."
+
+// offlineUnknowns are what an offline plan cannot know, for every format.
+var offlineUnknowns = []string{
+	"changes made in the account outside the file",
+	"the current state of subscriptions the file adopts by id, and whether those ids exist",
+	"whether the API knows every event type",
+}
+
+// offlineUnknownLine lists offlineUnknowns in a sentence.
+func offlineUnknownLine() string {
+	return "It cannot know: " + strings.Join(offlineUnknowns, "; ") + ". The apply plans against the account, and its plan may differ."
 }
 
 // outOfScopeLine mentions the subscriptions of other environments.

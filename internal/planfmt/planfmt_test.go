@@ -123,6 +123,7 @@ var plans = []struct {
 	{"in-sync", inSyncPlan, Options{File: file}},
 	{"hostile", hostilePlan, Options{File: "dir,with:odd%chars/subs.yaml"}},
 	{"custody", custodyPlan, Options{File: file}},
+	{"offline-adopt", offlineAdoptPlan, Options{File: file, Offline: true}},
 }
 
 // custodyPlan has a secret held, one unknown, one lost and left, and one
@@ -149,6 +150,16 @@ func custodyPlan() diff.Plan {
 	p, _ = diff.Rotate(p, []string{"moved"})
 	p.Deferred = []diff.Deferred{{Name: "shop", ID: "55555555-0000-4000-8000-000000000000", From: "https://a.example.com/shop", To: "https://b.example.com/shop", Reason: "https://b.example.com/shop answered rejects-valid: the receiver has another secret"}}
 	return p
+}
+
+// offlineAdoptPlan is the pull request that adds an exported file: every
+// entry pins an id the (empty) base does not know.
+func offlineAdoptPlan() diff.Plan {
+	e := config.Subscription{
+		Name: "crm", ID: "6f1c2b1e-0000-4000-8000-000000000001", TargetURL: "https://hooks.example.com/crm",
+		SubscribedEvents: []string{"message.sent", "message.received"}, IsActive: true, Pos: config.Position{Line: 3, Col: 5},
+	}
+	return diff.CompareConfigs(nil, []config.Subscription{e})
 }
 
 func TestGolden(t *testing.T) {
@@ -229,11 +240,12 @@ func TestJSONKeysAlwaysPresentAndArraysNeverNull(t *testing.T) {
 			if err := json.Unmarshal(buf.Bytes(), &doc); err != nil {
 				t.Fatalf("invalid JSON: %v", err)
 			}
-			requireKeys(t, "document", doc, "format_version", "summary", "changes", "errors")
+			requireKeys(t, "document", doc, "format_version", "summary", "changes", "errors", "offline", "cannot_know")
+			requireArray(t, "cannot_know", doc["cannot_know"])
 			if v := doc["format_version"]; v != float64(FormatVersion) {
 				t.Errorf("format_version = %v, want %d", v, FormatVersion)
 			}
-			requireKeys(t, "summary", doc["summary"].(map[string]any), "create", "update", "delete", "unmanaged", "in_sync", "out_of_scope")
+			requireKeys(t, "summary", doc["summary"].(map[string]any), "create", "update", "delete", "unmanaged", "in_sync", "out_of_scope", "adopt")
 			for _, c := range requireArray(t, "changes", doc["changes"]) {
 				cm := c.(map[string]any)
 				requireKeys(t, "change", cm, "action", "name", "id", "target_url", "line", "col", "fields", "create", "current", "notes")

@@ -8,7 +8,7 @@ import (
 
 // Text writes p for a terminal: entry errors ("! error"), then one block
 // per change ("+ create", "~ update" field by field, "- delete",
-// "? unmanaged") with its notes, then a summary line.
+// "? unmanaged", and offline "= adopt") with its notes, then a summary line.
 func Text(w io.Writer, p diff.Plan, opts Options) error {
 	ew := &errWriter{w: w}
 	for _, e := range p.Errors {
@@ -41,5 +41,8 @@ func Text(w io.Writer, p diff.Plan, opts Options) error {
 		ew.printf("%s\n", errorsLine(len(p.Errors)))
 	}
 	ew.printf("%s\n", summaryLine(s, p))
+	if opts.Offline {
+		ew.printf("%s\n%s\n", offlineLine, offlineUnknownLine())
+	}
 	return ew.err
 }
