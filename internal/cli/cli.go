@@ -114,7 +114,7 @@ with one API write per changed subscription, run keeps it fixed as a daemon.`,
 	)
 	for _, c := range []*cobra.Command{
 		NewCmdValidate(env, nil), NewCmdSchema(env, nil),
-		NewCmdPlan(env, nil), NewCmdApply(env, nil), NewCmdRotate(env, nil), NewCmdRun(env, nil), NewCmdExport(env, nil),
+		NewCmdPlan(env, nil), NewCmdApply(env, nil), NewCmdRotate(env, nil), NewCmdProbe(env, nil), NewCmdRun(env, nil), NewCmdExport(env, nil),
 		NewCmdDemo(env, nil), NewCmdMockAPI(env, nil),
 	} {
 		root.AddCommand(c)

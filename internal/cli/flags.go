@@ -20,6 +20,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/oneshot"
+	"github.com/linq-sync/linq-sync/internal/probe"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/secrets"
 	"github.com/linq-sync/linq-sync/internal/version"
@@ -323,7 +324,14 @@ func (f *ApplyFlags) reconcileOptions(ctx context.Context, api *APIFlags, log *s
 		return opts, err
 	}
 	opts.Apply.Secrets = st
+	opts.Verifier = newProber(f.Concurrency)
 	return opts, nil
+}
+
+// newProber returns the prober of signed endpoint probes: of the probe
+// command, the daemon's probes and verify_before_move.
+func newProber(concurrency int) *probe.Prober {
+	return probe.New(probe.Options{Concurrency: concurrency, Version: version.String()})
 }
 
 // loadConfig loads and validates the file, printing its diagnostics to

@@ -40,7 +40,7 @@ func golden(t *testing.T, name, got string) {
 // helpCommands are every command whose --help is kept.
 var helpCommands = [][]string{
 	{}, {"validate"}, {"schema"}, {"plan"}, {"apply"}, {"rotate"}, {"run"}, {"export"},
-	{"demo"}, {"mock-api"}, {"version"}, {"completion"}, {"completion", "bash"},
+	{"probe"}, {"demo"}, {"mock-api"}, {"version"}, {"completion"}, {"completion", "bash"},
 }
 
 func TestHelpOfEveryCommandIsStable(t *testing.T) {

@@ -114,7 +114,7 @@ func planRun(ctx context.Context, o *PlanOptions) int {
 		if err != nil {
 			return errorf(env, err, "")
 		}
-		ro := reconcile.Options{AllEnvironments: o.API.AllEnvironments, Logger: log}
+		ro := reconcile.Options{AllEnvironments: o.API.AllEnvironments, Logger: log, Verifier: newProber(0)}
 		ro.Apply.Secrets = store
 		r := reconcile.New(client, ro)
 		pr, err := r.Plan(ctx, cfg)

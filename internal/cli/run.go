@@ -3,15 +3,18 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/daemon"
 	"github.com/linq-sync/linq-sync/internal/linq"
 	"github.com/linq-sync/linq-sync/internal/metrics"
+	"github.com/linq-sync/linq-sync/internal/probe"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/sdnotify"
 	"github.com/linq-sync/linq-sync/internal/version"
@@ -29,6 +32,7 @@ type RunOptions struct {
 	DryRun          bool
 	ShutdownTimeout time.Duration
 	Settle          time.Duration
+	ProbeInterval   time.Duration
 	// defaultFile is set when File is the built-in default.
 	defaultFile bool
 }
@@ -68,6 +72,7 @@ It takes every flag apply takes.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "never write: only measure and report drift")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
 	fl.DurationVar(&opts.Settle, "settle", daemon.DefaultSettle, "apply deletes only once the file's content has been unchanged this long (creates and updates are not delayed)")
+	fl.DurationVar(&opts.ProbeInterval, "probe-interval", 0, "send signed probes to every managed endpoint this often (0: the file's probe_interval, off when unset); new endpoints are probed after each create")
 	return cmd
 }
 
@@ -80,6 +85,9 @@ func runRun(ctx context.Context, o *RunOptions) int {
 	}
 	if o.Interval < time.Second {
 		return errorf(env, errors.New("--interval must be at least 1s"), "")
+	}
+	if o.ProbeInterval != 0 && o.ProbeInterval < config.MinProbeInterval {
+		return errorf(env, fmt.Errorf("--probe-interval must be at least %s (or 0)", config.MinProbeInterval), "")
 	}
 	lv := new(slog.LevelVar)
 	log, err := o.Log.logger(env.Stderr, lv)
@@ -103,9 +111,18 @@ func runRun(ctx context.Context, o *RunOptions) int {
 	// loop stops them.
 	notifier := sdnotify.New()
 
+	// Endpoint probes ride on the reconciles: they learn the managed
+	// endpoints and held secrets from each plan and make no API call.
+	probes := daemon.NewProbes(reconcile.New(client, ropts), ropts.Apply.Secrets,
+		probe.NewMonitor(newProber(o.Apply.Concurrency), probe.NewMetrics(reg), log), o.ProbeInterval)
+	pctx, stopProbes := context.WithCancel(ctx)
+	probesDone := make(chan struct{})
+	go func() { defer close(probesDone); probes.Run(pctx) }()
+	defer func() { stopProbes(); <-probesDone }()
+
 	err = daemon.Run(ctx, daemon.Options{
 		Path:            o.File.File,
-		Reconciler:      daemon.FromReconciler(reconcile.New(client, ropts)),
+		Reconciler:      probes.Reconciler(pctx),
 		DryRun:          o.DryRun,
 		Settle:          o.Settle,
 		Interval:        o.Interval,

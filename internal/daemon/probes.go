@@ -15,8 +15,9 @@ import (
 // probed again: a receiver may take a minute to pick up a new secret.
 const RecheckAfter = 2 * time.Minute
 
-// Probes runs the daemon's endpoint probes: every interval (the flag, or
-// the file's probe_interval), and right after each create or rotation.
+// Probes runs the daemon's endpoint probes, when an interval is set (the
+// flag, or the file's probe_interval): every interval, and right after
+// each create or rotation.
 // It wraps the reconciler to learn, from each plan, which endpoints are
 // managed and which secrets are held; it makes no API call of its own.
 type Probes struct {
@@ -36,8 +37,8 @@ type Probes struct {
 
 // NewProbes returns the probes of the daemon whose reconciles go through
 // r, with secrets read from store. interval is --probe-interval: when
-// zero, the file's probe_interval applies (0 there too: periodic probes
-// off; endpoints are still probed after each create).
+// zero, the file's probe_interval applies; when that is zero too, probing
+// is off and no probe is ever sent.
 func NewProbes(r *reconcile.Reconciler, store secrets.Store, mon *probe.Monitor, interval time.Duration) *Probes {
 	return &Probes{
 		r: r, store: store, mon: mon, flag: interval, interval: interval,
@@ -61,7 +62,7 @@ func (p *Probes) Reconciler(ctx context.Context) Reconciler {
 			p.targets = ts
 			p.mu.Unlock()
 		}
-		if len(rep.Result.Created) > 0 {
+		if len(rep.Result.Created) > 0 && p.enabled() {
 			created := make([]probe.Target, 0, len(rep.Result.Created))
 			for _, c := range rep.Result.Created {
 				created = append(created, reconcile.CreatedTarget(rctx, c, p.store))
@@ -95,6 +96,13 @@ func (p *Probes) checkNew(ctx context.Context, ts []probe.Target) {
 			}
 		})
 	}()
+}
+
+// enabled reports whether probing is on (an interval is in force).
+func (p *Probes) enabled() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.interval > 0
 }
 
 // setInterval applies the file's probe_interval unless the flag set one.
