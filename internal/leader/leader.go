@@ -75,7 +75,7 @@ type Options struct {
 type Elector struct {
 	opts   Options
 	log    *slog.Logger
-	leader atomic.Bool
+	work   atomic.Pointer[context.Context] // the leader's work context, nil when following
 	lock   *trackedLock
 }
 
@@ -139,7 +139,10 @@ func New(opts Options) (*Elector, error) {
 
 // IsLeader reports whether this replica is leading now: OnStarted is running
 // and its context has not been cancelled.
-func (e *Elector) IsLeader() bool { return e.leader.Load() }
+func (e *Elector) IsLeader() bool {
+	ctx := e.work.Load()
+	return ctx != nil && (*ctx).Err() == nil
+}
 
 // Identity returns the identity this Elector writes into the Lease.
 func (e *Elector) Identity() string { return e.opts.Identity }
@@ -232,7 +235,7 @@ func (e *Elector) term(ctx context.Context) error {
 	}()
 	select {
 	case <-ctx.Done():
-		end()     // stop the work and wait for it,
+		end()      // stop the work and wait for it,
 		elCancel() // then let client-go release the lease,
 		<-runDone  // and wait until it has.
 	case <-runDone:
@@ -246,15 +249,15 @@ func (e *Elector) term(ctx context.Context) error {
 // been renewed for a renew deadline, however long client-go takes to notice.
 func (e *Elector) lead(ctx context.Context, cancel context.CancelFunc) {
 	e.log.Info("leader election: leading")
-	e.leader.Store(true)
+	e.work.Store(&ctx)
 	watchDone := make(chan struct{})
 	go func() {
 		defer close(watchDone)
 		e.watchRenewals(ctx, cancel)
 	}()
 	e.opts.OnStarted(ctx)
-	e.leader.Store(false)
 	cancel()
+	e.work.Store(nil)
 	<-watchDone
 	e.log.Warn("leader election: stopped leading")
 	if e.opts.OnStopped != nil {
@@ -271,12 +274,10 @@ func (e *Elector) watchRenewals(ctx context.Context, cancel context.CancelFunc) 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			e.leader.Store(false)
 			return
 		case <-t.C:
 		}
 		if !e.lock.lastRenew().Add(e.opts.RenewDeadline).After(time.Now()) {
-			e.leader.Store(false)
 			e.log.Warn("leader election: lease not renewed within the renew deadline; stopping the leader's work", "renew_deadline", e.opts.RenewDeadline)
 			cancel()
 			return

@@ -254,10 +254,10 @@ func TestLosingTheLeaseCancelsTheLeadersContextAndItCampaignsAgain(t *testing.T)
 	case <-time.After(30 * time.Second):
 		t.Fatal("the leader's work context was not cancelled after it lost the lease")
 	}
-	eventually(t, 5*time.Second, "a follower", func() bool { return !a.e.IsLeader() })
-	if a.stopped.Load() != 1 {
-		t.Errorf("OnStopped called %d times, want 1", a.stopped.Load())
+	if a.e.IsLeader() {
+		t.Error("IsLeader is still true after the work's context was cancelled")
 	}
+	eventually(t, 5*time.Second, "OnStopped called", func() bool { return a.stopped.Load() == 1 })
 	// The intruder never renews, so once its lease expires the replica,
 	// which kept campaigning, leads again, in a new term.
 	eventually(t, 30*time.Second, "leading again", a.e.IsLeader)
