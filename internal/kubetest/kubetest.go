@@ -41,10 +41,15 @@ import (
 	"testing"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/linq-sync/linq-sync/internal/kube/manifest"
 )
 
 // The users in the server's static token file.
@@ -510,4 +515,65 @@ func (s *Server) stop() {
 		<-p.done
 	}
 	s.procs = nil
+}
+
+// Apply creates objs in namespace ns as Admin, as `kubectl apply -n ns` would
+// for new objects. It knows the kinds linq-sync's manifests hold.
+func (s *Server) Apply(tb testing.TB, ns string, objs ...runtime.Object) {
+	tb.Helper()
+	admin := s.Client(tb, Admin)
+	ctx := context.Background()
+	for _, obj := range objs {
+		var err error
+		switch o := obj.(type) {
+		case *corev1.ServiceAccount:
+			_, err = admin.CoreV1().ServiceAccounts(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.Secret:
+			_, err = admin.CoreV1().Secrets(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *corev1.ConfigMap:
+			_, err = admin.CoreV1().ConfigMaps(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.Role:
+			_, err = admin.RbacV1().Roles(ns).Create(ctx, o, metav1.CreateOptions{})
+		case *rbacv1.RoleBinding:
+			_, err = admin.RbacV1().RoleBindings(ns).Create(ctx, o, metav1.CreateOptions{})
+		default:
+			tb.Fatalf("kubetest: Apply does not know %T", obj)
+		}
+		if err != nil {
+			tb.Fatalf("kubetest: apply %T: %v", obj, err)
+		}
+	}
+}
+
+// ApplyFile decodes the manifests in file (strictly, as the deployment checks
+// do) and applies them to ns with Apply.
+func (s *Server) ApplyFile(tb testing.TB, ns, file string) {
+	tb.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		tb.Fatalf("kubetest: %v", err)
+	}
+	ms, err := manifest.Decode(file, b)
+	if err != nil {
+		tb.Fatalf("kubetest: %v", err)
+	}
+	for _, m := range ms {
+		s.Apply(tb, ns, m.Object)
+	}
+}
+
+// ServiceAccountConfig returns a client configuration that authenticates as
+// the ServiceAccount name in ns, with a token from the TokenRequest API: the
+// credentials a pod running as that account has.
+func (s *Server) ServiceAccountConfig(tb testing.TB, ns, name string) *rest.Config {
+	tb.Helper()
+	exp := int64(3600)
+	tok, err := s.Client(tb, Admin).CoreV1().ServiceAccounts(ns).CreateToken(context.Background(), name,
+		&authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+	if err != nil {
+		tb.Fatalf("kubetest: token for ServiceAccount %s/%s: %v", ns, name, err)
+	}
+	cfg := s.Config(Admin)
+	cfg.BearerToken = tok.Status.Token
+	return cfg
 }

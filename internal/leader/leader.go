@@ -73,10 +73,10 @@ type Options struct {
 
 // Elector campaigns for one Lease. Create it with New and start it with Run.
 type Elector struct {
-	opts   Options
-	log    *slog.Logger
-	work   atomic.Pointer[context.Context] // the leader's work context, nil when following
-	lock   *trackedLock
+	opts Options
+	log  *slog.Logger
+	work atomic.Pointer[context.Context] // the leader's work context, nil when following
+	lock *trackedLock
 }
 
 // New checks opts and returns an Elector that has not started campaigning.

@@ -331,3 +331,24 @@ func TestNewIdentity(t *testing.T) {
 		t.Errorf("identity without POD_NAME = %q, want the hostname %q and a suffix", c, host)
 	}
 }
+
+func TestElectionNeedsOnlyTheShippedRole(t *testing.T) {
+	srv := kubetest.Shared(t)
+	ns := srv.Namespace(t)
+	srv.ApplyFile(t, ns, "../../deploy/kubernetes/rbac.yaml")
+	cfg := srv.ServiceAccountConfig(t, ns, "linq-sync")
+	var w workers
+	a := startReplica(t, cfg, ns, &w)
+	b := startReplica(t, cfg, ns, &w)
+	eventually(t, 30*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
+	old, next := a, b
+	if b.e.IsLeader() {
+		old, next = b, a
+	}
+	old.cancel()
+	<-old.done
+	eventually(t, 30*time.Second, "the other replica leading", next.e.IsLeader)
+	if w.overlap.Load() {
+		t.Error("two replicas ran the leader's work at once")
+	}
+}
