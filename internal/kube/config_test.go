@@ -8,29 +8,11 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
-
-// writeKubeconfig writes a kubeconfig for the test server's admin user.
-func writeKubeconfig(t *testing.T, srv *kubetest.Server) string {
-	t.Helper()
-	rc := srv.Config(kubetest.Admin)
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["test"] = &clientcmdapi.Cluster{Server: rc.Host, CertificateAuthorityData: rc.CAData}
-	cfg.AuthInfos["admin"] = &clientcmdapi.AuthInfo{Token: rc.BearerToken}
-	cfg.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "admin"}
-	cfg.CurrentContext = "test"
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
-}
 
 // outsidePod clears what would make Config pick the in-cluster configuration
 // or a real user's kubeconfig.
@@ -42,7 +24,7 @@ func outsidePod(t *testing.T) {
 
 func TestConfigReadsTheKubeconfigFlagOrKUBECONFIG(t *testing.T) {
 	srv := kubetest.Shared(t)
-	path := writeKubeconfig(t, srv)
+	path := kubetest.WriteKubeconfig(t, srv.Config(kubetest.Admin))
 	for _, tc := range []struct {
 		name, flag, env string
 	}{

@@ -48,6 +48,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/linq-sync/linq-sync/internal/kube/manifest"
 )
@@ -576,4 +578,21 @@ func (s *Server) ServiceAccountConfig(tb testing.TB, ns, name string) *rest.Conf
 	cfg := s.Config(Admin)
 	cfg.BearerToken = tok.Status.Token
 	return cfg
+}
+
+// WriteKubeconfig writes a kubeconfig file holding cfg's server, CA and
+// bearer token into tb.TempDir() and returns its path, for the code paths
+// that read --kubeconfig or KUBECONFIG.
+func WriteKubeconfig(tb testing.TB, cfg *rest.Config) string {
+	tb.Helper()
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["test"] = &clientcmdapi.Cluster{Server: cfg.Host, CertificateAuthorityData: cfg.CAData}
+	kc.AuthInfos["test"] = &clientcmdapi.AuthInfo{Token: cfg.BearerToken}
+	kc.Contexts["test"] = &clientcmdapi.Context{Cluster: "test", AuthInfo: "test"}
+	kc.CurrentContext = "test"
+	path := filepath.Join(tb.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		tb.Fatalf("kubetest: %v", err)
+	}
+	return path
 }
