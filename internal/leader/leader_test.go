@@ -18,7 +18,12 @@ import (
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(helperMain())
+	}
+	os.Exit(kubetest.Main(m))
+}
 
 // Short timings so that takeovers happen within seconds. The margin between
 // the renew deadline (when a leader that cannot renew stops) and the lease
@@ -54,11 +59,17 @@ type replica struct {
 	runErr   error
 	cut      *atomic.Bool // when set, every API call fails as if the pod were gone
 	workCtxs chan context.Context
+	observed chan string // leaders this replica observed
 }
 
 func startReplica(t *testing.T, cfg *rest.Config, ns string, w *workers) *replica {
 	t.Helper()
-	r := &replica{done: make(chan struct{}), cut: new(atomic.Bool), workCtxs: make(chan context.Context, 10)}
+	return startReplicaTimed(t, cfg, ns, w, testLease, testRenew, testRetry)
+}
+
+func startReplicaTimed(t *testing.T, cfg *rest.Config, ns string, w *workers, lease, renew, retry time.Duration) *replica {
+	t.Helper()
+	r := &replica{done: make(chan struct{}), cut: new(atomic.Bool), workCtxs: make(chan context.Context, 10), observed: make(chan string, 10)}
 	cfg = rest.CopyConfig(cfg)
 	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return cutTransport{rt, r.cut} }
 	client, err := kubernetes.NewForConfig(cfg)
@@ -71,13 +82,19 @@ func startReplica(t *testing.T, cfg *rest.Config, ns string, w *workers) *replic
 	}
 	r.e, err = New(Options{
 		Client: client, Namespace: ns, Identity: id,
-		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry,
+		LeaseDuration: lease, RenewDeadline: renew, RetryPeriod: retry,
 		OnStarted: func(ctx context.Context) {
 			r.started.Add(1)
 			r.workCtxs <- ctx
 			w.work(ctx)
 		},
 		OnStopped: func() { r.stopped.Add(1) },
+		OnNewLeader: func(id string) {
+			select {
+			case r.observed <- id:
+			default:
+			}
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
