@@ -133,6 +133,20 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func() bo
 	}
 }
 
+// electOne starts two replicas and waits until one leads; it returns the
+// leader, the follower and the count of replicas doing the leader's work.
+func electOne(t *testing.T, cfg *rest.Config, ns string) (leader, follower *replica, w *workers) {
+	t.Helper()
+	w = new(workers)
+	a := startReplica(t, cfg, ns, w)
+	b := startReplica(t, cfg, ns, w)
+	eventually(t, 30*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
+	if b.e.IsLeader() {
+		return b, a, w
+	}
+	return a, b, w
+}
+
 func leaders(rs ...*replica) []*replica {
 	var out []*replica
 	for _, r := range rs {
@@ -185,14 +199,7 @@ func TestTwoElectorsElectExactlyOneLeader(t *testing.T) {
 func TestCancelledLeaderReleasesAndTheOtherTakesOver(t *testing.T) {
 	srv := kubetest.Shared(t)
 	ns := srv.Namespace(t)
-	var w workers
-	a := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
-	b := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
-	eventually(t, 30*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
-	old, next := a, b
-	if b.e.IsLeader() {
-		old, next = b, a
-	}
+	old, next, w := electOne(t, srv.Config(kubetest.Admin), ns)
 	old.cancel()
 	<-old.done
 	if old.runErr != nil {
@@ -215,14 +222,7 @@ func TestCancelledLeaderReleasesAndTheOtherTakesOver(t *testing.T) {
 func TestLeaderCutOffStopsWorkAndIsTakenOver(t *testing.T) {
 	srv := kubetest.Shared(t)
 	ns := srv.Namespace(t)
-	var w workers
-	a := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
-	b := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
-	eventually(t, 30*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
-	old, next := a, b
-	if b.e.IsLeader() {
-		old, next = b, a
-	}
+	old, next, w := electOne(t, srv.Config(kubetest.Admin), ns)
 	workCtx := <-old.workCtxs
 	// The leader can no longer reach the apiserver: it cannot renew nor
 	// release, like a pod on a partitioned node.
@@ -354,14 +354,7 @@ func TestElectionNeedsOnlyTheShippedRole(t *testing.T) {
 	ns := srv.Namespace(t)
 	srv.ApplyFile(t, ns, "../../deploy/kubernetes/rbac.yaml")
 	cfg := srv.ServiceAccountConfig(t, ns, "linq-sync")
-	var w workers
-	a := startReplica(t, cfg, ns, &w)
-	b := startReplica(t, cfg, ns, &w)
-	eventually(t, 30*time.Second, "one leader", func() bool { return len(leaders(a, b)) == 1 })
-	old, next := a, b
-	if b.e.IsLeader() {
-		old, next = b, a
-	}
+	old, next, w := electOne(t, cfg, ns)
 	old.cancel()
 	<-old.done
 	eventually(t, 30*time.Second, "the other replica leading", next.e.IsLeader)
