@@ -144,6 +144,18 @@ func (e *Elector) IsLeader() bool {
 	return ctx != nil && (*ctx).Err() == nil
 }
 
+// Term returns the context of the current leadership term and true while
+// this replica leads, or false while it follows. The context is the one
+// OnStarted got: cancelled the moment leadership ends. It fits
+// daemon.LeaderOnly's lead function.
+func (e *Elector) Term() (context.Context, bool) {
+	ctx := e.work.Load()
+	if ctx == nil || (*ctx).Err() != nil {
+		return nil, false
+	}
+	return *ctx, true
+}
+
 // Identity returns the identity this Elector writes into the Lease.
 func (e *Elector) Identity() string { return e.opts.Identity }
 
@@ -344,3 +356,6 @@ func NewIdentity() (string, error) {
 	}
 	return base + "_" + hex.EncodeToString(b[:]), nil
 }
+
+// Term has the shape of daemon.LeaderOnly's lead function.
+var _ func() (context.Context, bool) = (*Elector)(nil).Term

@@ -251,6 +251,9 @@ func TestLosingTheLeaseCancelsTheLeadersContextAndItCampaignsAgain(t *testing.T)
 	a := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
 	eventually(t, 30*time.Second, "leading", a.e.IsLeader)
 	workCtx := <-a.workCtxs
+	if term, ok := a.e.Term(); !ok || term != workCtx {
+		t.Fatalf("Term() = %v, %v while leading; want OnStarted's context and true", term, ok)
+	}
 
 	// Another party takes the Lease over behind the leader's back.
 	admin := srv.Client(t, kubetest.Admin)
@@ -273,6 +276,9 @@ func TestLosingTheLeaseCancelsTheLeadersContextAndItCampaignsAgain(t *testing.T)
 	}
 	if a.e.IsLeader() {
 		t.Error("IsLeader is still true after the work's context was cancelled")
+	}
+	if _, ok := a.e.Term(); ok {
+		t.Error("Term still reports a term after the work's context was cancelled")
 	}
 	eventually(t, 5*time.Second, "OnStopped called", func() bool { return a.stopped.Load() == 1 })
 	// The intruder never renews, so once its lease expires the replica,
