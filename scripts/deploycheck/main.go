@@ -1,5 +1,6 @@
 // Command deploycheck checks the deployment examples shipped in this repository:
-// that every YAML file parses, and that the Kubernetes manifests and the GitHub
+// that every YAML file parses, that the Kubernetes manifests decode strictly into
+// client-go's typed objects, and that they and the GitHub
 // Actions workflow keep the settings the docs promise (a ConfigMap mounted as a
 // directory, a read-only root filesystem, probes, the plan comment marker, ...).
 //
@@ -64,6 +65,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			docs = append(docs, d...)
 		}
 		problems = append(problems, checkKubernetes(docs)...)
+		typed, bad := decodeTyped(fs.Args())
+		problems = append(problems, bad...)
+		if len(bad) == 0 {
+			problems = append(problems, checkTyped(typed)...)
+		}
 		if *extract != "" && len(problems) == 0 {
 			if err := extractConfigMaps(docs, *extract); err != nil {
 				problems = append(problems, err.Error())
@@ -223,7 +229,7 @@ func checkKubernetes(docs []doc) []string {
 			}
 		}
 	}
-	for _, k := range []string{"Deployment", "ConfigMap", "Secret"} {
+	for _, k := range []string{"Deployment", "ConfigMap", "Secret", "ServiceAccount", "Role", "RoleBinding"} {
 		if kinds[k] != 1 {
 			c.fail("deploy/kubernetes", "want exactly one %s, found %d", k, kinds[k])
 		}
@@ -283,10 +289,16 @@ func checkDeployment(c *checker, d *doc) {
 	}
 	c.expect(sw, "args[0]", getString(sidecar, "args", 0), "run")
 	c.expect(sw, "--listen", args["--listen"], "0.0.0.0:9464")
-	for _, flagName := range []string{"--file", "--token-file", "--secrets-dir"} {
+	for _, flagName := range []string{"--file", "--token-file"} {
 		if args[flagName] == "" {
 			c.fail(sw, "args lack %s=...", flagName)
 		}
+	}
+	// Signing secrets go to Kubernetes Secrets (checked on the typed objects, in
+	// checkTyped) or to a directory on a writable volume.
+	kubeStore := strings.HasPrefix(args["--secrets"], "kubernetes:")
+	if !kubeStore && args["--secrets-dir"] == "" {
+		c.fail(sw, "args lack --secrets=kubernetes:NAMESPACE or --secrets-dir=...")
 	}
 
 	// The config file's directory is a ConfigMap volume; the token file's directory a
@@ -320,7 +332,9 @@ func checkDeployment(c *checker, d *doc) {
 	} else if _, ok := v["secret"]; !ok {
 		c.fail(sw, "--token-file %s is not on a Secret volume", args["--token-file"])
 	}
-	if m, v := volumeAt(args["--secrets-dir"] + "/x"); v == nil {
+	if kubeStore {
+		// No volume: the Secrets are written through the API.
+	} else if m, v := volumeAt(args["--secrets-dir"] + "/x"); v == nil {
 		c.fail(sw, "--secrets-dir %s is not on a mounted volume", args["--secrets-dir"])
 	} else {
 		_, pvc := v["persistentVolumeClaim"]

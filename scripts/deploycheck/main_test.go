@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -13,6 +14,7 @@ var shipped = []string{
 	"../../deploy/kubernetes/configmap.yaml",
 	"../../deploy/kubernetes/deployment.yaml",
 	"../../deploy/kubernetes/secret.example.yaml",
+	"../../deploy/kubernetes/rbac.yaml",
 }
 
 func TestShippedKubernetesExamplesPass(t *testing.T) {
@@ -28,12 +30,10 @@ func TestShippedKubernetesExamplesPass(t *testing.T) {
 }
 
 func TestKubernetesCheckRejectsWeakenedDeployment(t *testing.T) {
-	orig, err := os.ReadFile("../../deploy/kubernetes/deployment.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
+	const deployment, rbac = 1, 3 // indexes into shipped
 	tests := []struct {
 		name     string
+		file     int
 		old, new string
 		want     string
 	}{
@@ -73,19 +73,77 @@ func TestKubernetesCheckRejectsWeakenedDeployment(t *testing.T) {
 			new:  "",
 			want: "annotation prometheus.io/scrape is , want true",
 		},
+		{
+			name: "a misspelt field",
+			old:  "      serviceAccountName: linq-sync\n",
+			new:  "      serviceAcountName: linq-sync\n",
+			want: `deployment.yaml:48: strict decoding error: unknown field "spec.template.spec.serviceAcountName"`,
+		},
+		{
+			name: "replicas without leader election",
+			old:  "            - --leader-elect\n",
+			new:  "",
+			want: "3 replicas without --leader-elect",
+		},
+		{
+			name: "app Secret not optional",
+			old:  "            secretName: linq-sync-my-app-line-1\n            optional: true\n",
+			new:  "            secretName: linq-sync-my-app-line-1\n            optional: false\n",
+			want: "Secret volume webhook-my-app-line-1 is not optional",
+		},
+		{
+			name: "a subscription's Secret not mounted",
+			old:  "            secretName: linq-sync-my-app-messages\n",
+			new:  "            secretName: linq-sync-other\n",
+			want: "no app container mounts the Secret linq-sync-my-app-messages of subscription my-app-messages",
+		},
+		{
+			name: "token mounted into every container",
+			old:  "      automountServiceAccountToken: false\n",
+			new:  "      automountServiceAccountToken: true\n",
+			want: "automountServiceAccountToken is not false",
+		},
+		{
+			name: "Role grants delete",
+			file: rbac,
+			old:  "    verbs: [get, list, create, update, patch]\n",
+			new:  "    verbs: [get, list, create, update, patch, delete]\n",
+			want: "Role linq-sync grants delete on /secrets, which linq-sync does not need",
+		},
+		{
+			name: "Role lacks lease update",
+			file: rbac,
+			old:  "    verbs: [get, create, update]\n",
+			new:  "    verbs: [get, create]\n",
+			want: "Role linq-sync lacks update on coordination.k8s.io/leases",
+		},
+		{
+			name: "binding to another role",
+			file: rbac,
+			old:  "  kind: Role\n  name: linq-sync\n",
+			new:  "  kind: Role\n  name: admin\n",
+			want: "RoleBinding linq-sync refers to Role admin, want Role linq-sync",
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if !bytes.Contains(orig, []byte(tt.old)) {
-				t.Fatalf("deployment.yaml no longer contains %q; update the test", tt.old)
+			if tt.file == 0 {
+				tt.file = deployment
 			}
-			dir := t.TempDir()
-			bad := filepath.Join(dir, "deployment.yaml")
-			if err := os.WriteFile(bad, bytes.Replace(orig, []byte(tt.old), []byte(tt.new), 1), 0o644); err != nil {
+			orig, err := os.ReadFile(shipped[tt.file])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Contains(orig, []byte(tt.old)) {
+				t.Fatalf("%s no longer contains %q; update the test", shipped[tt.file], tt.old)
+			}
+			files := slices.Clone(shipped)
+			files[tt.file] = filepath.Join(t.TempDir(), filepath.Base(shipped[tt.file]))
+			if err := os.WriteFile(files[tt.file], bytes.Replace(orig, []byte(tt.old), []byte(tt.new), 1), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			var stdout, stderr bytes.Buffer
-			got := run([]string{"k8s", shipped[0], bad, shipped[2]}, &stdout, &stderr)
+			got := run(append([]string{"k8s"}, files...), &stdout, &stderr)
 			if got != 1 {
 				t.Errorf("run(k8s) = %d, want 1", got)
 			}

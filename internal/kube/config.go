@@ -1,0 +1,81 @@
+// Package kube loads the Kubernetes client configuration linq-sync uses when
+// it keeps secrets in Kubernetes or elects a leader through a Lease. It is the
+// only place that decides where credentials come from; it makes no API calls.
+package kube
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// ServiceAccountDir is where Kubernetes mounts a pod's service account
+// credentials and namespace.
+const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+// userAgent identifies linq-sync's requests in the apiserver's audit log.
+const userAgent = "linq-sync"
+
+// Config returns the client configuration to use. An explicit kubeconfig path
+// (the --kubeconfig flag) wins; otherwise the pod's in-cluster service account
+// is used when linq-sync runs in a pod; otherwise the kubeconfig files named by
+// KUBECONFIG, or ~/.kube/config, as kubectl reads them.
+func Config(kubeconfig string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
+	switch {
+	case kubeconfig != "":
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
+	case os.Getenv("KUBERNETES_SERVICE_HOST") != "":
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster configuration: %w", err)
+		}
+	default:
+		rules := clientcmd.NewDefaultClientConfigLoadingRules()
+		cfg, err = clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{}).ClientConfig()
+		if err != nil {
+			if clientcmd.IsEmptyConfig(err) {
+				return nil, errors.New("no Kubernetes configuration: not in a pod, and neither --kubeconfig nor KUBECONFIG nor ~/.kube/config gives one")
+			}
+			return nil, fmt.Errorf("kubeconfig: %w", err)
+		}
+	}
+	cfg.UserAgent = userAgent
+	return cfg, nil
+}
+
+// NewClient returns a typed clientset for cfg.
+func NewClient(cfg *rest.Config) (kubernetes.Interface, error) {
+	c, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	return c, nil
+}
+
+// PodNamespace returns the namespace of the pod linq-sync runs in, read from
+// the service account mount under dir (ServiceAccountDir in a pod). Outside a
+// pod it returns an error that tells the user which flag to set instead.
+func PodNamespace(dir, flag string) (string, error) {
+	b, err := os.ReadFile(dir + "/namespace")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", fmt.Errorf("not running in a pod (no %s/namespace): set %s", dir, flag)
+		}
+		return "", fmt.Errorf("read the pod's namespace: %w", err)
+	}
+	ns := strings.TrimSpace(string(b))
+	if ns == "" {
+		return "", fmt.Errorf("%s/namespace is empty: set %s", dir, flag)
+	}
+	return ns, nil
+}
