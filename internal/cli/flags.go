@@ -23,6 +23,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/probe"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
 	"github.com/linq-sync/linq-sync/internal/secrets"
+	"github.com/linq-sync/linq-sync/internal/secrets/kubestore"
 	"github.com/linq-sync/linq-sync/internal/version"
 )
 
@@ -211,13 +212,23 @@ type SecretFlags struct {
 	URI      string
 	Dir      string
 	StateDir string
+	// Kubeconfig and Prefix configure the kubernetes: store.
+	Kubeconfig string
+	Prefix     string
 }
+
+// The kubernetes: store is known to help and completion from the start;
+// openSecrets registers it again with the flags' values.
+func init() { kubestore.Register(kubestore.Options{}) }
 
 func (f *SecretFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.URI, "secrets", "", "secret store `URI` for the signing secrets of new subscriptions: "+schemeForms()+" (required when creating)")
 	fl.StringVar(&f.Dir, "secrets-dir", "", "short for --secrets dir:`PATH`")
 	fl.StringVar(&f.StateDir, "state-dir", "", "`directory` for the journal of stores that keep no files of their own (exec)")
+	fl.StringVar(&f.Kubeconfig, "kubeconfig", "", "kubeconfig `file` for --secrets kubernetes: and --leader-elect (default: the pod's service account, else KUBECONFIG, else ~/.kube/config)")
+	fl.StringVar(&f.Prefix, "secrets-prefix", kubestore.DefaultPrefix, "with --secrets kubernetes:, the `prefix` of each Secret's name (PREFIX + entry name)")
+	_ = cmd.MarkFlagFilename("kubeconfig")
 	_ = cmd.MarkFlagDirname("secrets-dir")
 	_ = cmd.MarkFlagDirname("state-dir")
 	_ = cmd.RegisterFlagCompletionFunc("secrets", completeSecrets)
@@ -275,6 +286,7 @@ func openSecrets(ctx context.Context, f *SecretFlags, log *slog.Logger, readOnly
 	if err != nil || uri == "" {
 		return nil, err
 	}
+	kubestore.Register(kubestore.Options{Kubeconfig: f.Kubeconfig, Prefix: f.Prefix})
 	return secrets.Open(ctx, uri, secrets.OpenOptions{StateDir: f.StateDir, Warn: log.Warn, Logger: log, ReadOnly: readOnly})
 }
 

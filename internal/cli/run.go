@@ -33,6 +33,7 @@ type RunOptions struct {
 	ShutdownTimeout time.Duration
 	Settle          time.Duration
 	ProbeInterval   time.Duration
+	Leader          LeaderFlags
 	// defaultFile is set when File is the built-in default.
 	defaultFile bool
 }
@@ -72,6 +73,7 @@ It takes every flag apply takes.`,
 	fl.BoolVar(&opts.DryRun, "dry-run", false, "never write: only measure and report drift")
 	fl.DurationVar(&opts.ShutdownTimeout, "shutdown-timeout", daemon.DefaultShutdownTimeout, "on SIGTERM, how long an in-flight reconcile may take to finish")
 	fl.DurationVar(&opts.Settle, "settle", daemon.DefaultSettle, "apply deletes only once the file's content has been unchanged this long (creates and updates are not delayed)")
+	opts.Leader.register(cmd)
 	fl.DurationVar(&opts.ProbeInterval, "probe-interval", 0, "send signed probes to every managed endpoint this often (0: the file's probe_interval, off when unset); new endpoints are probed after each create")
 	return cmd
 }
@@ -120,9 +122,18 @@ func runRun(ctx context.Context, o *RunOptions) int {
 	go func() { defer close(probesDone); probes.Run(pctx) }()
 	defer func() { stopProbes(); <-probesDone }()
 
+	el, err := o.Leader.startElection(ctx, o.Apply.Secrets.Kubeconfig, m, log)
+	if err != nil {
+		return errorf(env, err, "")
+	}
+	// Runs after daemon.Run returned: the last reconcile is over, so the
+	// lease is released only once nothing more will be written.
+	defer el.stop()
+
 	err = daemon.Run(ctx, daemon.Options{
 		Path:            o.File.File,
-		Reconciler:      probes.Reconciler(pctx),
+		Reconciler:      el.wrap(probes.Reconciler(pctx)),
+		Wake:            el.wake,
 		DryRun:          o.DryRun,
 		Settle:          o.Settle,
 		Interval:        o.Interval,
