@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/apply"
+	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/diff"
 	"github.com/linq-sync/linq-sync/internal/planfmt"
 	"github.com/linq-sync/linq-sync/internal/reconcile"
@@ -64,28 +65,45 @@ before any API call.`,
 // applyRun makes the account match the file: exit 0 when it does
 // (including nothing to do), 1 otherwise.
 func applyRun(ctx context.Context, o *ApplyOptions) int {
-	env := o.Env
-	if err := o.Apply.validate(); err != nil {
-		return errorf(env, err, "")
+	w, code := prepareWrite(ctx, o.Env, &o.File, o.defaultFile, &o.API, &o.Log, &o.Apply)
+	if w == nil {
+		return code
 	}
-	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
+	rep, err := w.r.Reconcile(ctx, w.cfg, false)
+	return reportApply(o.Env, o.File.File, rep, err)
+}
+
+// writer is what a command that writes (apply, rotate) works with: the
+// file, and a reconciler with its secret store opened.
+type writer struct {
+	cfg *config.Config
+	r   *reconcile.Reconciler
+}
+
+// prepareWrite checks the flags, loads the file, opens the store and
+// builds the client; on failure it has printed why and returns the exit
+// code.
+func prepareWrite(ctx context.Context, env Env, file *FileFlags, defaultFile bool, api *APIFlags, lf *LogFlags, af *ApplyFlags) (*writer, int) {
+	if err := af.validate(); err != nil {
+		return nil, errorf(env, err, "")
+	}
+	log, err := lf.logger(env.Stderr, new(slog.LevelVar))
 	if err != nil {
-		return errorf(env, err, "")
+		return nil, errorf(env, err, "")
 	}
-	cfg, ok := loadConfig(env, o.File.File, o.defaultFile)
+	cfg, ok := loadConfig(env, file.File, defaultFile)
 	if !ok {
-		return ExitError
+		return nil, ExitError
 	}
-	ropts, err := o.Apply.reconcileOptions(ctx, &o.API, log)
+	ropts, err := af.reconcileOptions(ctx, api, log)
 	if err != nil {
-		return errorf(env, err, "")
+		return nil, errorf(env, err, "")
 	}
-	client, err := o.API.client(log)
+	client, err := api.client(log)
 	if err != nil {
-		return errorf(env, err, hintFor(err))
+		return nil, errorf(env, err, hintFor(err))
 	}
-	rep, err := reconcile.New(client, ropts).Reconcile(ctx, cfg, false)
-	return reportApply(env, o.File.File, rep, err)
+	return &writer{cfg: cfg, r: reconcile.New(client, ropts)}, ExitOK
 }
 
 // reportApply prints the plan that was applied and the outcome, and

@@ -3,11 +3,8 @@ package cli
 import (
 	"context"
 	"errors"
-	"log/slog"
 
 	"github.com/spf13/cobra"
-
-	"github.com/linq-sync/linq-sync/internal/reconcile"
 )
 
 // RotateOptions are the flags and arguments of rotate.
@@ -65,26 +62,10 @@ required.`,
 // secret is held for each: delete, create, store. Exit 0 when every one
 // was rotated and its secret stored, 1 otherwise.
 func rotateRun(ctx context.Context, o *RotateOptions) int {
-	env := o.Env
-	if err := o.Apply.validate(); err != nil {
-		return errorf(env, err, "")
+	w, code := prepareWrite(ctx, o.Env, &o.File, o.defaultFile, &o.API, &o.Log, &o.Apply)
+	if w == nil {
+		return code
 	}
-	log, err := o.Log.logger(env.Stderr, new(slog.LevelVar))
-	if err != nil {
-		return errorf(env, err, "")
-	}
-	cfg, ok := loadConfig(env, o.File.File, o.defaultFile)
-	if !ok {
-		return ExitError
-	}
-	ropts, err := o.Apply.reconcileOptions(ctx, &o.API, log)
-	if err != nil {
-		return errorf(env, err, "")
-	}
-	client, err := o.API.client(log)
-	if err != nil {
-		return errorf(env, err, hintFor(err))
-	}
-	rep, err := reconcile.New(client, ropts).Rotate(ctx, cfg, o.Names)
-	return reportApply(env, o.File.File, rep, err)
+	rep, err := w.r.Rotate(ctx, w.cfg, o.Names)
+	return reportApply(o.Env, o.File.File, rep, err)
 }
