@@ -1,0 +1,235 @@
+package k8se2e
+
+import (
+	"flag"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/kubetest"
+)
+
+var (
+	flagSubs      = flag.Int("k8se2e.subs", 20, "subscriptions in the file")
+	flagTakeovers = flag.Int("k8se2e.takeovers", 1, "kill -9 takeovers TestKilledLeaderIsReplaced measures (it logs their median)")
+)
+
+// startReplicas starts n replicas and waits until exactly one leads.
+func (c *cluster) startReplicas(n int, args ...string) []*replica {
+	c.t.Helper()
+	var rs []*replica
+	for i := range n {
+		rs = append(rs, c.startReplica(fmt.Sprintf("replica-%d", i), args...))
+	}
+	return rs
+}
+
+// waitLeader waits until exactly one live replica reports leading and
+// returns it.
+func waitLeader(t *testing.T, rs []*replica) *replica {
+	t.Helper()
+	var lead []*replica
+	if !waitFor(t, "one leader", func() bool {
+		var all bool
+		lead, all = leaders(rs)
+		return all && len(lead) == 1
+	}) {
+		t.FailNow()
+	}
+	return lead[0]
+}
+
+// waitReconciles waits until r has finished n more reconciles: with
+// --interval 1s, every replica has had as many chances to call the API.
+func waitReconciles(t *testing.T, r *replica, n int) {
+	t.Helper()
+	base := r.metrics()["linq_sync_reconcile_total"]
+	waitFor(t, fmt.Sprintf("%s to reconcile %d more times", r.name, n), func() bool {
+		return r.metrics()["linq_sync_reconcile_total"] >= base+float64(n)
+	})
+}
+
+func TestThreeReplicasElectOneWriter(t *testing.T) {
+	c := newCluster(t, *flagSubs)
+	began := time.Now()
+	rs := c.startReplicas(3)
+	lead := waitLeader(t, rs)
+	elected := time.Since(began)
+	waitFor(t, "the leader to create every subscription", func() bool {
+		m := lead.metrics()
+		return c.fake.Len() == len(c.names) && m["linq_sync_reconcile_total"] > 0 && m["linq_sync_drift_subscriptions"] == 0
+	})
+	converged := time.Since(began)
+	// A few more rounds, in which the followers' loops run too.
+	waitReconciles(t, lead, 3)
+
+	if got, all := leaders(rs); !all || len(got) != 1 || got[0] != lead {
+		t.Errorf("leaders after convergence: %d (all answered: %v), want only %s", len(got), all, lead.name)
+	}
+	if got := c.creates(); got != len(c.names) {
+		t.Errorf("%d creates, want one per subscription (%d)", got, len(c.names))
+	}
+	c.checkConverged("three replicas")
+	var calls []string
+	for _, r := range rs {
+		calls = append(calls, fmt.Sprintf("%s=%d", r.name, r.front.calls.Load()))
+		m := r.metrics()
+		switch {
+		case r == lead:
+			if r.front.calls.Load() == 0 {
+				t.Errorf("the leader %s made no API call", r.name)
+			}
+			if m["linq_sync_secrets_missing"] != 0 {
+				t.Errorf("the leader reports %v secrets missing, want 0", m["linq_sync_secrets_missing"])
+			}
+		default:
+			if n := r.front.calls.Load(); n != 0 {
+				t.Errorf("follower %s made %d API calls, want 0", r.name, n)
+			}
+			if m["linq_sync_leader"] != 0 {
+				t.Errorf("follower %s reports linq_sync_leader %v", r.name, m["linq_sync_leader"])
+			}
+		}
+	}
+	t.Logf("three replicas, %d subscriptions: leader %s elected %v after start, converged after %v; API calls per replica %s; creates %d",
+		len(c.names), lead.name, elected.Round(10*time.Millisecond), converged.Round(10*time.Millisecond), strings.Join(calls, " "), c.creates())
+	for _, r := range rs {
+		r.stop(t)
+	}
+}
+
+// lostAfterKill returns the names whose Secret holds an intent to create
+// (written before the call) but no signing secret, while the fake holds a
+// subscription for them: the creates the killed leader made and never
+// heard the answer of.
+func (c *cluster) lostAfterKill() map[string]string {
+	c.t.Helper()
+	secs := c.secrets()
+	lost := map[string]string{}
+	for _, s := range c.fake.Snapshot() {
+		name := c.byURL[s.TargetURL]
+		if sec, ok := secs[name]; ok && len(sec.Data["signing_secret"]) == 0 {
+			lost[name] = s.ID
+		}
+	}
+	return lost
+}
+
+func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
+	c := newCluster(t, *flagSubs)
+	// Every create's answer is held back after it commits, so that a kill
+	// during the creates loses the answers in flight.
+	c.fake.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: http.MethodPost, Route: fakeapi.RouteSubscriptions, Delay: 400 * time.Millisecond})
+	rs := c.startReplicas(3, "--concurrency", "2")
+	lead := waitLeader(t, rs)
+	if !waitFor(t, "the leader to commit 5 creates", func() bool { return c.fake.Len() >= 5 || lead.exited() }) {
+		t.FailNow()
+	}
+	lead.kill()
+	killed := time.Now()
+	waitFor(t, "the killed leader's calls to end", func() bool { return lead.front.conns.Load() == 0 })
+	lostByKill := c.lostAfterKill()
+	committed := c.fake.Len()
+	rest := slices.DeleteFunc(slices.Clone(rs), func(r *replica) bool { return r == lead })
+
+	next := waitLeader(t, rest)
+	takeover := time.Since(killed)
+	waitFor(t, "the new leader to create the rest and report the lost secrets", func() bool {
+		m := next.metrics()
+		return c.fake.Len() == len(c.names) && m["linq_sync_drift_subscriptions"] == 0 &&
+			m["linq_sync_secrets_missing"] == float64(len(lostByKill))
+	})
+	if len(lostByKill) == 0 {
+		t.Errorf("the kill after %d commits lost no answer: the test did not kill during creates", committed)
+	}
+	if got := c.creates(); got != len(c.names) {
+		t.Errorf("%d creates, want one per subscription (%d): a create was repeated across the handover", got, len(c.names))
+	}
+	// plan, read-only, reports the same losses from the Secrets alone.
+	out := c.run(c.kcfg, rest[0].front.srv.URL, "plan", "-o", "json")
+	if out.code != 2 {
+		t.Errorf("plan with %d lost secrets exited %d, want 2; stderr:\n%s", len(lostByKill), out.code, tail(out.stderr))
+	}
+	for name := range lostByKill {
+		if !strings.Contains(out.stdout, `"name": "`+name+`"`) {
+			t.Errorf("plan -o json does not name %s", name)
+		}
+	}
+	if n := strings.Count(out.stdout, `"secret": "lost"`); n != len(lostByKill) {
+		t.Errorf("plan -o json reports %d lost, want %d:\n%s", n, len(lostByKill), out.stdout)
+	}
+	for _, r := range rest {
+		if r != next && r.front.calls.Load() != 0 {
+			t.Errorf("follower %s made %d API calls", r.name, r.front.calls.Load())
+		}
+	}
+	t.Logf("kill -9 of the leader after %d of %d creates committed: %d answers lost; new leader %s after %v (lease %v + interval %v = %v)",
+		committed, len(c.names), len(lostByKill), next.name, takeover.Round(10*time.Millisecond), leaseDuration, interval, leaseDuration+interval)
+
+	// A rolling update to --rotate-lost-secrets: the replicas are replaced
+	// one at a time, and whichever leads rotates what the killed one lost.
+	maxDeletes := fmt.Sprintf("--max-deletes=%d", len(c.names))
+	var fresh []*replica
+	for i, r := range rest {
+		r.stop(t)
+		fresh = append(fresh, c.startReplica(fmt.Sprintf("rotating-%d", i), "--rotate-lost-secrets", maxDeletes))
+	}
+	rot := waitLeader(t, fresh)
+	waitFor(t, "the leader to rotate every lost secret", func() bool {
+		m := rot.metrics()
+		return c.fake.Len() == len(c.names) && m["linq_sync_secrets_missing"] == 0 &&
+			m["linq_sync_drift_subscriptions"] == 0 && m["linq_sync_consecutive_failures"] == 0 && m["linq_sync_reconcile_total"] > 0
+	})
+	for name, id := range lostByKill {
+		if _, ok := c.fake.Get(id); ok {
+			t.Errorf("%s: subscription %s, whose secret was lost, still exists after rotation", name, id)
+		}
+	}
+	if got, want := c.creates(), len(c.names)+len(lostByKill); got != want {
+		t.Errorf("%d creates after rotation, want %d (one per subscription and one per lost secret)", got, want)
+	}
+	c.checkConverged("after rotation")
+	for _, r := range fresh {
+		r.stop(t)
+	}
+}
+
+func TestTokenWithoutTheRoleIsToldWhatIsMissing(t *testing.T) {
+	c := newCluster(t, 2)
+	limited := kubetest.WriteKubeconfig(t, c.srv.Config(kubetest.Limited))
+	f := c.newFront()
+
+	out := c.run(limited, f.srv.URL, "plan")
+	want := `cannot list resource "secrets" in API group "" in the namespace "` + c.ns + `"`
+	if out.code == 0 || !strings.Contains(out.stderr, want) {
+		t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, tail(out.stderr))
+	}
+
+	// The secret store alone is allowed: the election must say what it lacks.
+	role := `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: secrets-only}
+rules:
+  - apiGroups: [""]
+    resources: [secrets]
+    verbs: [get, list, create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: secrets-only}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: secrets-only}
+subjects:
+  - {kind: User, name: limited}
+`
+	c.applyYAML(role)
+	f = c.newFront()
+	c.runUntil(limited, f.srv.URL, `cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "`+c.ns+`"`,
+		"run", "--leader-elect", "--leader-elect-namespace", c.ns, "--listen", "")
+	if f.calls.Load() != 0 {
+		t.Errorf("a replica that cannot take the lease made %d API calls", f.calls.Load())
+	}
+}

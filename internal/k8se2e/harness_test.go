@@ -1,0 +1,453 @@
+package k8se2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
+	"github.com/linq-sync/linq-sync/internal/kubetest"
+	"github.com/linq-sync/linq-sync/internal/secrets/kubestore"
+)
+
+// bin is the linq-sync binary TestMain builds.
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "linq-sync-k8se2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "linq-sync")
+	code := 1
+	if err := build(bin); err != nil {
+		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
+	} else {
+		code = kubetest.Main(m)
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func build(out string) error {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	cmd := exec.Command(gobin, "build", "-o", out, "../../cmd/linq-sync")
+	cmd.Stderr = os.Stderr
+	return cmd.Run()
+}
+
+// Short lease timings, so that a takeover takes seconds.
+const (
+	leaseDuration = 3 * time.Second
+	renewDeadline = 2 * time.Second
+	retryPeriod   = 500 * time.Millisecond
+	interval      = time.Second
+)
+
+// cluster is one namespace of the shared apiserver with the shipped RBAC
+// applied, a kubeconfig for its ServiceAccount, and one fake Linq account
+// with a file of n subscriptions.
+type cluster struct {
+	t     *testing.T
+	srv   *kubetest.Server
+	ns    string
+	kcfg  string // the ServiceAccount's kubeconfig: the Role and nothing else
+	fake  *fakeapi.Server
+	cfg   string
+	names []string
+	byURL map[string]string
+}
+
+func newCluster(t *testing.T, n int) *cluster {
+	t.Helper()
+	srv := kubetest.Shared(t)
+	c := &cluster{t: t, srv: srv, ns: srv.Namespace(t), fake: fakeapi.New(fakeapi.Options{Seed: 1}), byURL: map[string]string{}}
+	srv.ApplyFile(t, c.ns, "../../deploy/kubernetes/rbac.yaml")
+	c.kcfg = kubetest.WriteKubeconfig(t, srv.ServiceAccountConfig(t, c.ns, "linq-sync"))
+	var b strings.Builder
+	b.WriteString("version: 1\npolicy: upsert-only\nsubscriptions:\n")
+	for i := range n {
+		name := fmt.Sprintf("sub-%02d", i)
+		url := fmt.Sprintf("https://hooks.example.com/k8s/%02d", i)
+		c.names = append(c.names, name)
+		c.byURL[url] = name
+		fmt.Fprintf(&b, "  - name: %s\n    target_url: %s\n    subscribed_events: [message.sent]\n", name, url)
+	}
+	c.cfg = filepath.Join(t.TempDir(), "subscriptions.yaml")
+	if err := os.WriteFile(c.cfg, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// front is a loopback listener of its own in front of the shared fake,
+// one per process, so that the calls of each process are counted apart.
+type front struct {
+	srv   *httptest.Server
+	calls atomic.Int64
+	conns atomic.Int64
+}
+
+func (c *cluster) newFront() *front {
+	f := &front{}
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.calls.Add(1)
+		c.fake.ServeHTTP(w, r)
+	}))
+	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			f.conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			f.conns.Add(-1)
+		}
+	}
+	f.srv.Start()
+	c.t.Cleanup(f.srv.Close)
+	return f
+}
+
+// command returns the binary run with sub, the file, the store and the
+// kubeconfig kcfg, talking to the API at base.
+func (c *cluster) command(ctx context.Context, kcfg, base, sub string, args ...string) *exec.Cmd {
+	full := []string{sub, "-f", c.cfg, "--base-url", base, "--secrets", "kubernetes:" + c.ns, "--kubeconfig", kcfg, "--log-format", "json"}
+	cmd := exec.CommandContext(ctx, bin, append(full, args...)...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LINQ_") && !strings.HasPrefix(kv, "KUBECONFIG=") && !strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "LINQ_API_V3_API_KEY="+fakeapi.DefaultToken)
+	return cmd
+}
+
+type outcome struct {
+	code           int
+	stdout, stderr string
+}
+
+// run runs the binary to its end.
+func (c *cluster) run(kcfg, base, sub string, args ...string) outcome {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := c.command(ctx, kcfg, base, sub, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	out := outcome{stdout: stdout.String(), stderr: stderr.String()}
+	switch {
+	case errors.As(err, &ee):
+		out.code = ee.ExitCode()
+	case err != nil:
+		c.t.Fatalf("linq-sync %s: %v", sub, err)
+	}
+	noSecretIn(c.t, out.stdout+out.stderr)
+	return out
+}
+
+// replica is one `run --leader-elect` process and its own front.
+type replica struct {
+	name   string
+	front  *front
+	cmd    *exec.Cmd
+	done   chan struct{}
+	err    error
+	stderr syncBuffer
+	addr   string // of /metrics
+}
+
+// startReplica starts run --leader-elect with the short timings.
+func (c *cluster) startReplica(name string, args ...string) *replica {
+	c.t.Helper()
+	r := &replica{name: name, front: c.newFront(), done: make(chan struct{})}
+	full := append([]string{
+		"--leader-elect", "--leader-elect-namespace", c.ns,
+		"--leader-elect-lease-duration", leaseDuration.String(),
+		"--leader-elect-renew-deadline", renewDeadline.String(),
+		"--leader-elect-retry-period", retryPeriod.String(),
+		"--interval", interval.String(), "--listen", "127.0.0.1:0",
+	}, args...)
+	r.cmd = c.command(context.Background(), c.kcfg, r.front.srv.URL, "run", full...)
+	r.cmd.Stderr = &r.stderr
+	if err := r.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	c.t.Cleanup(func() {
+		r.kill()
+		noSecretIn(c.t, r.stderr.String())
+		if c.t.Failed() || os.Getenv("K8SE2E_LOGS") != "" {
+			c.t.Logf("%s stderr:\n%s", r.name, tail(r.stderr.String()))
+		}
+	})
+	waitFor(c.t, r.name+" to serve its metrics", func() bool {
+		r.addr = listenAddr(r.stderr.String())
+		return r.addr != "" || r.exited()
+	})
+	if r.addr == "" {
+		c.t.Fatalf("%s did not serve metrics (%v); stderr:\n%s", r.name, r.err, tail(r.stderr.String()))
+	}
+	return r
+}
+
+// listenAddr returns the address the daemon logged it serves metrics on.
+func listenAddr(log string) string {
+	for _, line := range strings.Split(log, "\n") {
+		var l struct{ Msg, Addr string }
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics and health checks" {
+			return l.Addr
+		}
+	}
+	return ""
+}
+
+func (r *replica) exited() bool {
+	select {
+	case <-r.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// kill sends SIGKILL and waits for the process to be gone.
+func (r *replica) kill() {
+	_ = r.cmd.Process.Kill()
+	<-r.done
+}
+
+// stop sends SIGTERM and waits for a clean exit.
+func (r *replica) stop(t *testing.T) {
+	t.Helper()
+	_ = r.cmd.Process.Signal(os.Interrupt)
+	if !waitFor(t, r.name+" to stop", r.exited) {
+		r.kill()
+	}
+	if r.err != nil {
+		t.Errorf("%s stopped with %v; stderr:\n%s", r.name, r.err, tail(r.stderr.String()))
+	}
+}
+
+// metrics scrapes the replica; nil while it cannot be reached.
+func (r *replica) metrics() map[string]float64 {
+	if r.exited() {
+		return nil
+	}
+	return scrape(r.addr)
+}
+
+// leaders returns the live replicas whose linq_sync_leader is 1, and
+// whether every live replica answered.
+func leaders(rs []*replica) (lead []*replica, all bool) {
+	all = true
+	for _, r := range rs {
+		if r.exited() {
+			continue
+		}
+		m := r.metrics()
+		if m == nil {
+			all = false
+			continue
+		}
+		if _, ok := m["linq_sync_leader"]; !ok {
+			all = false
+		}
+		if m["linq_sync_leader"] == 1 {
+			lead = append(lead, r)
+		}
+	}
+	return lead, all
+}
+
+// scrape reads a /metrics page, summing each metric over its labels.
+func scrape(addr string) map[string]float64 {
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		name, value, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		name, _, _ = strings.Cut(name, "{")
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] += v
+		}
+	}
+	return out
+}
+
+// creates is the number of create calls the fake received.
+func (c *cluster) creates() int { return c.fake.Count("POST " + fakeapi.RouteSubscriptions) }
+
+// secrets returns the managed Secrets by entry name, read as Admin.
+func (c *cluster) secrets() map[string]corev1.Secret {
+	c.t.Helper()
+	list, err := c.srv.Client(c.t, kubetest.Admin).CoreV1().Secrets(c.ns).List(context.Background(),
+		metav1.ListOptions{LabelSelector: kubestore.LabelManagedBy + "=" + kubestore.ManagedBy})
+	if err != nil {
+		c.t.Fatalf("list Secrets: %v", err)
+	}
+	out := map[string]corev1.Secret{}
+	for _, s := range list.Items {
+		out[s.Labels[kubestore.LabelName]] = s
+	}
+	return out
+}
+
+// checkConverged checks that the account holds each subscription of the
+// file exactly once, and that each one's Secret holds the signing secret
+// the fake handed out for it.
+func (c *cluster) checkConverged(stage string) {
+	c.t.Helper()
+	secs := c.secrets()
+	seen := map[string]string{}
+	for _, s := range c.fake.Snapshot() {
+		name, ok := c.byURL[s.TargetURL]
+		if !ok {
+			c.t.Errorf("%s: subscription %s has a URL not in the file", stage, s.ID)
+			continue
+		}
+		if other, dup := seen[name]; dup {
+			c.t.Errorf("%s: duplicate subscriptions %s and %s for %s", stage, other, s.ID, name)
+		}
+		seen[name] = s.ID
+		want, _ := c.fake.Secret(s.ID)
+		sec, ok := secs[name]
+		switch {
+		case !ok:
+			c.t.Errorf("%s: %s (%s) has no Secret %s%s", stage, name, s.ID, kubestore.DefaultPrefix, name)
+		case string(sec.Data["subscription_id"]) != s.ID:
+			c.t.Errorf("%s: Secret of %s holds subscription_id %q, want %s", stage, name, sec.Data["subscription_id"], s.ID)
+		case want == "" || string(sec.Data["signing_secret"]) != want:
+			c.t.Errorf("%s: Secret of %s does not hold the signing secret the fake handed out for %s", stage, name, s.ID)
+		}
+	}
+	if len(seen) != len(c.names) {
+		c.t.Errorf("%s: %d of the file's %d subscriptions exist", stage, len(seen), len(c.names))
+	}
+}
+
+// syncBuffer is a buffer the process writes while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor polls cond until it holds or a deadline passes; it reports
+// whether cond held (a test error otherwise).
+func waitFor(t *testing.T, what string, cond func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Errorf("timed out waiting for %s", what)
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+var anySecretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=]{8,}`)
+
+// noSecretIn fails when anything shaped like a signing secret appears in s.
+func noSecretIn(t *testing.T, s string) {
+	t.Helper()
+	if anySecretRE.MatchString(s) {
+		t.Errorf("a signing secret appears in the output")
+	}
+}
+
+func tail(s string) string {
+	if len(s) > 4000 {
+		return "..." + s[len(s)-4000:]
+	}
+	return s
+}
+
+// applyYAML applies manifests to the cluster's namespace as Admin.
+func (c *cluster) applyYAML(doc string) {
+	c.t.Helper()
+	p := filepath.Join(c.t.TempDir(), "objects.yaml")
+	if err := os.WriteFile(p, []byte(doc), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	c.srv.ApplyFile(c.t, c.ns, p)
+}
+
+// runUntil runs the binary until its stderr contains want (a test error
+// if it exits or a deadline passes first), then kills it.
+func (c *cluster) runUntil(kcfg, base, want, sub string, args ...string) {
+	c.t.Helper()
+	cmd := c.command(context.Background(), kcfg, base, sub, args...)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	defer func() { _ = cmd.Process.Kill(); <-done }()
+	exited := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
+	// The logs are JSON: quotes in their values are escaped.
+	said := func() bool { return strings.Contains(strings.ReplaceAll(stderr.String(), `\"`, `"`), want) }
+	waitFor(c.t, "linq-sync "+sub+" to say "+want, func() bool { return said() || exited() })
+	if !said() {
+		c.t.Errorf("linq-sync %s did not say %q (exited: %v); stderr:\n%s", sub, want, exited(), tail(stderr.String()))
+	}
+	noSecretIn(c.t, stderr.String())
+}
