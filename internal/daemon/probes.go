@@ -56,8 +56,14 @@ func (p *Probes) Reconciler(ctx context.Context) Reconciler {
 	return ReconcilerFunc(func(rctx context.Context, cfg *config.Config, mode Mode) (Outcome, error) {
 		rep, err := p.r.ReconcileWith(rctx, cfg, reconcile.RunOptions{DryRun: mode.DryRun, HoldDeletes: mode.HoldDeletes})
 		p.setInterval(cfg.ProbeInterval)
+		// The targets carry the held secrets, read from the store one by
+		// one (an API call each for the kubernetes: store): only while
+		// probing is on.
 		if rep.Listed {
-			ts := reconcile.ProbeTargets(rctx, rep, p.store)
+			var ts []probe.Target
+			if p.enabled() {
+				ts = reconcile.ProbeTargets(rctx, rep, p.store)
+			}
 			p.mu.Lock()
 			p.targets = ts
 			p.mu.Unlock()

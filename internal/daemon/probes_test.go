@@ -206,3 +206,48 @@ func parseConfig(t *testing.T, url string) *config.Config {
 	}
 	return cfg
 }
+
+// countingStore counts the secrets read back from a store.
+type countingStore struct {
+	secrets.Store
+	reads atomic.Int64
+}
+
+func (s *countingStore) Secret(ctx context.Context, name string) (string, error) {
+	s.reads.Add(1)
+	return s.Store.Secret(ctx, name)
+}
+
+func TestProbesReadNoSecretWhileProbingIsOff(t *testing.T) {
+	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	client, err := linq.NewClient(api.URL, "t0ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := secrets.OpenDir(filepath.Join(t.TempDir(), "s"), secrets.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &countingStore{Store: dir}
+	r := reconcile.New(client, reconcile.Options{Rails: diff.DefaultRails(), Apply: apply.Options{Secrets: store}})
+	p := NewProbes(r, store, probe.NewMonitor(probe.New(probe.Options{}), probe.NewMetrics(prometheus.NewRegistry()), nil), 0)
+	ctx := context.Background()
+	cfg := parseConfig(t, "https://hooks.example.com/off")
+	for range 2 { // the create, then a reconcile with the subscription in sync
+		if _, err := p.Reconciler(ctx).Reconcile(ctx, cfg, Mode{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := store.reads.Load(); n != 0 {
+		t.Errorf("with probing off, the reconciles read %d secrets back from the store, want 0", n)
+	}
+	cfg.ProbeInterval = time.Hour
+	if _, err := p.Reconciler(ctx).Reconcile(ctx, cfg, Mode{}); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := p.Targets(ctx); len(ts) != 1 || ts[0].Secret == "" {
+		t.Errorf("once probing is on, targets = %+v, want the one endpoint with its held secret", ts)
+	}
+}
