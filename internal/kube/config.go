@@ -21,6 +21,15 @@ const ServiceAccountDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 // userAgent identifies linq-sync's requests in the apiserver's audit log.
 const userAgent = "linq-sync"
 
+// Client-side rate limits. client-go's defaults (5 a second, bursts of 10)
+// made each create of the kubernetes: store, which reads and writes its
+// Secret twice, wait on the limiter: 20 creates took 14 s. These still
+// bound what one process can ask of the apiserver.
+const (
+	clientQPS   = 50
+	clientBurst = 100
+)
+
 // Config returns the client configuration to use. An explicit kubeconfig path
 // (the --kubeconfig flag) wins; otherwise the pod's in-cluster service account
 // is used when linq-sync runs in a pod; otherwise the kubeconfig files named by
@@ -50,6 +59,9 @@ func Config(kubeconfig string) (*rest.Config, error) {
 		}
 	}
 	cfg.UserAgent = userAgent
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = clientQPS, clientBurst
+	}
 	return cfg, nil
 }
 

@@ -43,6 +43,9 @@ func TestConfigReadsTheKubeconfigFlagOrKUBECONFIG(t *testing.T) {
 			if cfg.Host != srv.URL || cfg.UserAgent != "linq-sync" {
 				t.Errorf("Config: host %q user agent %q, want %q and linq-sync", cfg.Host, cfg.UserAgent, srv.URL)
 			}
+			if cfg.QPS != clientQPS || cfg.Burst != clientBurst {
+				t.Errorf("Config: QPS %v burst %d, want %v and %d (client-go's defaults throttle the store's creates)", cfg.QPS, cfg.Burst, clientQPS, clientBurst)
+			}
 			c, err := NewClient(cfg)
 			if err != nil {
 				t.Fatal(err)
