@@ -124,7 +124,7 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	// Every create's answer is held back after it commits, so that a kill
 	// during the creates loses the answers in flight.
 	c.fake.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: http.MethodPost, Route: fakeapi.RouteSubscriptions, Delay: 400 * time.Millisecond})
-	rs := c.startReplicas(3, "--concurrency", "2")
+	rs := c.startReplicas(3, "--concurrency", "4")
 	lead := waitLeader(t, rs)
 	if !waitFor(t, "the leader to commit 5 creates", func() bool { return c.fake.Len() >= 5 || lead.exited() }) {
 		t.FailNow()
@@ -167,8 +167,12 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 			t.Errorf("follower %s made %d API calls", r.name, r.front.calls.Load())
 		}
 	}
-	t.Logf("kill -9 of the leader after %d of %d creates committed: %d answers lost; new leader %s after %v (lease %v + interval %v = %v)",
-		committed, len(c.names), len(lostByKill), next.name, takeover.Round(10*time.Millisecond), leaseDuration, interval, leaseDuration+interval)
+	var calls []string
+	for _, r := range rs {
+		calls = append(calls, fmt.Sprintf("%s=%d", r.name, r.front.calls.Load()))
+	}
+	t.Logf("kill -9 of the leader %s after %d of %d creates committed: %d answers lost; new leader %s after %v (lease %v + interval %v = %v); API calls per replica %s",
+		lead.name, committed, len(c.names), len(lostByKill), next.name, takeover.Round(10*time.Millisecond), leaseDuration, interval, leaseDuration+interval, strings.Join(calls, " "))
 
 	// A rolling update to --rotate-lost-secrets: the replicas are replaced
 	// one at a time, and whichever leads rotates what the killed one lost.
@@ -193,6 +197,26 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 		t.Errorf("%d creates after rotation, want %d (one per subscription and one per lost secret)", got, want)
 	}
 	c.checkConverged("after rotation")
+
+	// More takeovers, of a converged account, to measure them: each kills
+	// the leader and starts a replica in its place.
+	times := []time.Duration{takeover}
+	for i := 1; i < *flagTakeovers; i++ {
+		lead := waitLeader(t, fresh)
+		lead.kill()
+		killed := time.Now()
+		fresh = slices.DeleteFunc(fresh, func(r *replica) bool { return r == lead })
+		fresh = append(fresh, c.startReplica(fmt.Sprintf("replacement-%d", i)))
+		waitLeader(t, fresh)
+		times = append(times, time.Since(killed))
+	}
+	slices.Sort(times)
+	t.Logf("takeover after kill -9 (lease %v, renew %v, retry %v): median %v of %d, min %v, max %v",
+		leaseDuration, renewDeadline, retryPeriod, times[len(times)/2].Round(10*time.Millisecond), len(times),
+		times[0].Round(10*time.Millisecond), times[len(times)-1].Round(10*time.Millisecond))
+	if got := c.creates(); got != len(c.names)+len(lostByKill) {
+		t.Errorf("%d creates after the takeovers of a converged account, want %d", got, len(c.names)+len(lostByKill))
+	}
 	for _, r := range fresh {
 		r.stop(t)
 	}
