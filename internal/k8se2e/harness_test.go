@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"net"
 	"net/http"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
+	"github.com/linq-sync/linq-sync/internal/leader"
 	"github.com/linq-sync/linq-sync/internal/secrets/kubestore"
 )
 
@@ -34,6 +36,10 @@ import (
 var bin string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *flagDefaultTimings {
+		leaseDuration, renewDeadline, retryPeriod = leader.DefaultLeaseDuration, leader.DefaultRenewDeadline, leader.DefaultRetryPeriod
+	}
 	dir, err := os.MkdirTemp("", "linq-sync-k8se2e-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -60,13 +66,17 @@ func build(out string) error {
 	return cmd.Run()
 }
 
-// Short lease timings, so that a takeover takes seconds.
-const (
+var flagDefaultTimings = flag.Bool("k8se2e.default-timings", false, "elect with the default lease timings (15s/10s/2s) instead of the short test ones (3s/2s/500ms)")
+
+// The lease timings the replicas get: short, so that a takeover takes
+// seconds, unless -k8se2e.default-timings.
+var (
 	leaseDuration = 3 * time.Second
 	renewDeadline = 2 * time.Second
 	retryPeriod   = 500 * time.Millisecond
-	interval      = time.Second
 )
+
+const interval = time.Second
 
 // cluster is one namespace of the shared apiserver with the shipped RBAC
 // applied, a kubeconfig for its ServiceAccount, and one fake Linq account
