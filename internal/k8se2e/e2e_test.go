@@ -251,9 +251,10 @@ func TestTokenWithoutTheRoleIsToldWhatIsMissing(t *testing.T) {
 	f := c.newFront()
 
 	out := c.run(limited, f.srv.URL, "plan")
-	want := `cannot list resource "secrets" in API group "" in the namespace "` + c.ns + `"`
-	if out.code == 0 || !strings.Contains(out.stderr, want) {
-		t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, tail(out.stderr))
+	for _, want := range []string{`cannot list resource "secrets" in API group "" in the namespace "` + c.ns + `"`, "deploy/kubernetes/rbac.yaml"} {
+		if out.code == 0 || !strings.Contains(out.stderr, want) {
+			t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, tail(out.stderr))
+		}
 	}
 
 	// The secret store alone is allowed: the election must say what it lacks.
@@ -274,7 +275,7 @@ subjects:
 `
 	c.applyYAML(role)
 	f = c.newFront()
-	c.runUntil(limited, f.srv.URL, `cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "`+c.ns+`"`,
+	c.runUntil(limited, f.srv.URL, `cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "`+c.ns+`" (the Role in deploy/kubernetes/rbac.yaml grants what linq-sync needs)`,
 		"run", "--leader-elect", "--leader-elect-namespace", c.ns, "--listen", "")
 	if f.calls.Load() != 0 {
 		t.Errorf("a replica that cannot take the lease made %d API calls", f.calls.Load())

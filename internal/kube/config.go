@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -63,6 +64,16 @@ func Config(kubeconfig string) (*rest.Config, error) {
 		cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	}
 	return cfg, nil
+}
+
+// ExplainForbidden adds, to a Forbidden error (which already names the verb,
+// the resource and the namespace), where the permissions it lacks are
+// granted. Other errors, nil included, are returned as they are.
+func ExplainForbidden(err error) error {
+	if apierrors.IsForbidden(err) {
+		return fmt.Errorf("%w (the Role in deploy/kubernetes/rbac.yaml grants what linq-sync needs)", err)
+	}
+	return err
 }
 
 // NewClient returns a typed clientset for cfg.

@@ -32,6 +32,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
+
+	"github.com/linq-sync/linq-sync/internal/kube"
 )
 
 // Defaults for Options, the values Kubernetes' own components use.
@@ -298,25 +300,31 @@ func (e *Elector) watchRenewals(ctx context.Context, cancel context.CancelFunc) 
 }
 
 // trackedLock is the Lease lock, noting when this replica last wrote itself
-// into the Lease as holder: a renewal.
+// into the Lease as holder: a renewal. Its Forbidden errors, which client-go
+// logs at every try, say where the missing permissions are granted.
 type trackedLock struct {
 	resourcelock.Interface
 	mu      sync.Mutex
 	renewed time.Time
 }
 
+func (l *trackedLock) Get(ctx context.Context) (*resourcelock.LeaderElectionRecord, []byte, error) {
+	r, raw, err := l.Interface.Get(ctx)
+	return r, raw, kube.ExplainForbidden(err)
+}
+
 func (l *trackedLock) Create(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Create(ctx, r)
 	l.note(start, r, err)
-	return err
+	return kube.ExplainForbidden(err)
 }
 
 func (l *trackedLock) Update(ctx context.Context, r resourcelock.LeaderElectionRecord) error {
 	start := time.Now()
 	err := l.Interface.Update(ctx, r)
 	l.note(start, r, err)
-	return err
+	return kube.ExplainForbidden(err)
 }
 
 // note records a successful write naming this replica. The time is taken

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	coordinationv1 "k8s.io/api/coordination/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -366,5 +367,25 @@ func TestElectionNeedsOnlyTheShippedRole(t *testing.T) {
 	eventually(t, 30*time.Second, "the other replica leading", next.e.IsLeader)
 	if w.overlap.Load() {
 		t.Error("two replicas ran the leader's work at once")
+	}
+}
+
+func TestWithoutTheRoleTheLockErrorNamesThePermissionAndTheRole(t *testing.T) {
+	srv := kubetest.Shared(t)
+	ns := srv.Namespace(t)
+	e, err := New(Options{Client: srv.Client(t, kubetest.Limited), Namespace: ns, Identity: "limited-1",
+		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry,
+		OnStarted: func(ctx context.Context) { t.Error("a replica without the Role leads") }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = e.lock.Get(context.Background())
+	for _, want := range []string{
+		`User "limited" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "` + ns + `"`,
+		"deploy/kubernetes/rbac.yaml",
+	} {
+		if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), want) {
+			t.Errorf("Get the Lease without the Role: err = %v, want Forbidden containing %q", err, want)
+		}
 	}
 }

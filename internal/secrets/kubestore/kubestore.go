@@ -150,7 +150,7 @@ func (s *Store) Probe(ctx context.Context) error {
 	sec.Data = map[string][]byte{KeySecret: make([]byte, secrets.ProbeSize)}
 	_, err := s.client.CoreV1().Secrets(s.namespace).Create(ctx, sec, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("%s cannot take a secret: %w", s, explain(err))
+		return fmt.Errorf("%s cannot take a secret: %w", s, kube.ExplainForbidden(err))
 	}
 	return nil
 }
@@ -292,7 +292,7 @@ func (s *Store) Load(ctx context.Context) (map[string]secrets.Entry, error) {
 	for {
 		list, err := s.client.CoreV1().Secrets(s.namespace).List(ctx, opts)
 		if err != nil {
-			return nil, fmt.Errorf("list the Secrets of %s: %w", s, explain(err))
+			return nil, fmt.Errorf("list the Secrets of %s: %w", s, kube.ExplainForbidden(err))
 		}
 		for i := range list.Items {
 			sec := &list.Items[i]
@@ -325,7 +325,7 @@ func (s *Store) Secret(ctx context.Context, name string) (string, error) {
 		return "", fmt.Errorf("secret of %q: %w", name, secrets.ErrNotHeld)
 	}
 	if err != nil {
-		return "", fmt.Errorf("read the Secret of %q: %w", name, explain(err))
+		return "", fmt.Errorf("read the Secret of %q: %w", name, kube.ExplainForbidden(err))
 	}
 	if !managed(sec) {
 		return "", s.unmanaged(sec.Name)
@@ -436,14 +436,5 @@ func (s *Store) modify(ctx context.Context, name string, create bool, change fun
 		_, err = api.Update(ctx, sec, metav1.UpdateOptions{})
 		return err
 	})
-	return explain(err)
-}
-
-// explain adds, to a Forbidden error (which already names the verb, the
-// resource and the namespace), where the permissions it lacks are granted.
-func explain(err error) error {
-	if apierrors.IsForbidden(err) {
-		return fmt.Errorf("%w (the Role in deploy/kubernetes/rbac.yaml grants what linq-sync needs)", err)
-	}
-	return err
+	return kube.ExplainForbidden(err)
 }
