@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 )
@@ -256,17 +257,21 @@ func TestLosingTheLeaseCancelsTheLeadersContextAndItCampaignsAgain(t *testing.T)
 		t.Fatalf("Term() = %v, %v while leading; want OnStarted's context and true", term, ok)
 	}
 
-	// Another party takes the Lease over behind the leader's back.
+	// Another party takes the Lease over behind the leader's back; a
+	// renewal between its read and its write is a conflict, read again.
 	admin := srv.Client(t, kubetest.Admin)
 	ctx := context.Background()
-	l, err := admin.CoordinationV1().Leases(ns).Get(ctx, DefaultName, metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	intruder := "intruder"
-	now := metav1.NewMicroTime(time.Now())
-	l.Spec = coordinationv1.LeaseSpec{HolderIdentity: &intruder, LeaseDurationSeconds: l.Spec.LeaseDurationSeconds, AcquireTime: &now, RenewTime: &now}
-	if _, err := admin.CoordinationV1().Leases(ns).Update(ctx, l, metav1.UpdateOptions{}); err != nil {
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		l, err := admin.CoordinationV1().Leases(ns).Get(ctx, DefaultName, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		now := metav1.NewMicroTime(time.Now())
+		l.Spec = coordinationv1.LeaseSpec{HolderIdentity: &intruder, LeaseDurationSeconds: l.Spec.LeaseDurationSeconds, AcquireTime: &now, RenewTime: &now}
+		_, err = admin.CoordinationV1().Leases(ns).Update(ctx, l, metav1.UpdateOptions{})
+		return err
+	}); err != nil {
 		t.Fatal(err)
 	}
 
