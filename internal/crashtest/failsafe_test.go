@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linq-sync/linq-sync/internal/proctest"
 )
 
 // failsafeSubs is the size of the file the failing-safely cases apply.
@@ -26,7 +28,7 @@ type storeFailure struct {
 func (h *harness) assertFailedSafely(t *testing.T, f storeFailure) {
 	t.Helper()
 	if f.out.code != 1 {
-		t.Errorf("apply exited %d with a failing store, want 1; stderr:\n%s", f.out.code, tail(f.out.stderr))
+		t.Errorf("apply exited %d with a failing store, want 1; stderr:\n%s", f.out.code, proctest.Tail(f.out.stderr))
 	}
 	unstored := h.creates() - len(f.acc.held)
 	if unstored > 1 {
@@ -51,7 +53,7 @@ func (h *harness) whenCreated(t *testing.T, n int, breakStore func()) storeFailu
 	h.slowCreates(100 * time.Millisecond)
 	p := h.start("apply", "--concurrency", "1")
 	if !h.waitFor("creates to commit", func() bool { return h.fake.Len() >= n || p.exited() }) || p.exited() {
-		t.Fatalf("apply ended before %d creates: %v\n%s", n, p.err, tail(p.stderr.String()))
+		t.Fatalf("apply ended before %d creates: %v\n%s", n, p.err, proctest.Tail(p.stderr.String()))
 	}
 	breakStore()
 	var f storeFailure
@@ -89,7 +91,7 @@ func TestFullFilesystemBeforeApplyMakesNoCreate(t *testing.T) {
 	h.useDir(dir)
 	out := h.run("apply", "--concurrency", "1")
 	if out.code != 1 || !strings.Contains(out.stderr, "cannot take a secret") {
-		t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, tail(out.stderr))
+		t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, proctest.Tail(out.stderr))
 	}
 	if n := h.creates(); n != 0 {
 		t.Errorf("%d creates with a full store, want 0", n)
@@ -113,7 +115,7 @@ func TestReadOnlyFilesystemDuringApplyStopsCreates(t *testing.T) {
 	f := h.whenCreated(t, 3, func() { remountReadOnly(t, dir) })
 	h.assertFailedSafely(t, f)
 	if !strings.Contains(f.out.stderr, "read-only file system") {
-		t.Errorf("apply did not name the read-only store; stderr:\n%s", tail(f.out.stderr))
+		t.Errorf("apply did not name the read-only store; stderr:\n%s", proctest.Tail(f.out.stderr))
 	}
 }
 
@@ -127,7 +129,7 @@ func TestInodeQuotaStopsCreates(t *testing.T) {
 	h.quiesce()
 	h.assertFailedSafely(t, storeFailure{out: out, acc: h.check("after the inodes ran out")})
 	if !strings.Contains(out.stderr, "no space left on device") {
-		t.Errorf("apply did not name the full store; stderr:\n%s", tail(out.stderr))
+		t.Errorf("apply did not name the full store; stderr:\n%s", proctest.Tail(out.stderr))
 	}
 }
 
@@ -167,7 +169,7 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		execStore(t, h, 0)
 		out := h.run("apply", "--concurrency", "1")
 		if out.code != 1 || !strings.Contains(out.stderr, "refused a dry run") {
-			t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, tail(out.stderr))
+			t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, proctest.Tail(out.stderr))
 		}
 		if n := h.creates(); n != 0 {
 			t.Errorf("%d creates, want 0", n)
@@ -184,7 +186,7 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 			t.Errorf("%d creates, %d held, %d lost; want 4, 3, 1", h.creates(), len(f.acc.held), len(f.acc.lost))
 		}
 		if !strings.Contains(out.stderr, "store sealed") {
-			t.Errorf("the program's stderr was not logged:\n%s", tail(out.stderr))
+			t.Errorf("the program's stderr was not logged:\n%s", proctest.Tail(out.stderr))
 		}
 		// What the program holds is exactly what the fake handed out.
 		des, _ := os.ReadDir(stored)

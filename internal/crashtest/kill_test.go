@@ -1,14 +1,14 @@
 package crashtest
 
 import (
-	"bufio"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/linq-sync/linq-sync/internal/proctest"
 )
 
 // killMoments draws kills distinct counts of committed creates, in
@@ -104,7 +104,7 @@ func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress 
 			t.FailNow()
 		}
 		if p.exited() {
-			t.Fatalf("kill %d: the process exited before %d creates (%v); stderr:\n%s", i+1, target, p.err, tail(p.stderr.String()))
+			t.Fatalf("kill %d: the process exited before %d creates (%v); stderr:\n%s", i+1, target, p.err, proctest.Tail(p.stderr.String()))
 		}
 		p.kill()
 		h.quiesce()
@@ -181,15 +181,15 @@ func TestKillApplyNeverLosesASecretSilently(t *testing.T) {
 			// lost, and says how to cure it.
 			out := h.run("apply", "--concurrency", "4")
 			if want := min(lost, 1); out.code != want {
-				t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", lost, out.code, want, tail(out.stderr))
+				t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", lost, out.code, want, proctest.Tail(out.stderr))
 			}
 			if lost > 0 && !strings.Contains(out.stderr, "--rotate-lost-secrets") {
-				t.Errorf("apply did not print the cure; stderr:\n%s", tail(out.stderr))
+				t.Errorf("apply did not print the cure; stderr:\n%s", proctest.Tail(out.stderr))
 			}
 		},
 		func() {
 			if out := h.run("apply", "--concurrency", "4", "--rotate-lost-secrets", maxDeletes); out.code != 0 {
-				t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.code, tail(out.stderr))
+				t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.code, proctest.Tail(out.stderr))
 			}
 		})
 	fig.log(t, "apply", began)
@@ -211,10 +211,10 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 			p := daemon(false)
 			addr := h.listenAddr(p)
 			h.waitFor("the daemon to report every lost secret", func() bool {
-				m := scrape(addr)
+				m := proctest.Scrape(addr)
 				return m["linq_sync_reconcile_total"] > 0 && h.fake.Len() == len(h.names) && m["linq_sync_secrets_missing"] == float64(lost)
 			})
-			if got := scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(lost) {
+			if got := proctest.Scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(lost) {
 				t.Errorf("linq_sync_secrets_lost_total = %v after restart, want %d", got, lost)
 			}
 			h.stop(p)
@@ -223,38 +223,10 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 			p := daemon(true)
 			addr := h.listenAddr(p)
 			h.waitFor("the daemon to rotate every lost secret", func() bool {
-				m := scrape(addr)
+				m := proctest.Scrape(addr)
 				return m["linq_sync_reconcile_total"] > 0 && m["linq_sync_secrets_missing"] == 0 && m["linq_sync_consecutive_failures"] == 0
 			})
 			h.stop(p)
 		})
 	fig.log(t, "run", began)
-}
-
-// scrape reads the daemon's /metrics, summing each metric over its
-// labels; nil maps read as 0 when it cannot be reached yet.
-func scrape(addr string) map[string]float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		name, _, _ = strings.Cut(name, "{")
-		v, err := strconv.ParseFloat(value, 64)
-		if err == nil {
-			out[name] += v
-		}
-	}
-	return out
 }

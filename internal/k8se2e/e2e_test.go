@@ -13,6 +13,7 @@ import (
 
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
+	"github.com/linq-sync/linq-sync/internal/proctest"
 )
 
 var (
@@ -168,7 +169,7 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	// plan, read-only, reports the same losses from the Secrets alone.
 	out := c.run(c.kcfg, c.newFront().srv.URL, "plan", "-o", "json")
 	if out.code != 2 {
-		t.Errorf("plan with %d lost secrets exited %d, want 2; stderr:\n%s", len(lostByKill), out.code, tail(out.stderr))
+		t.Errorf("plan with %d lost secrets exited %d, want 2; stderr:\n%s", len(lostByKill), out.code, proctest.Tail(out.stderr))
 	}
 	var doc struct {
 		Custody []struct{ Name, ID, Secret string } `json:"custody"`
@@ -253,7 +254,7 @@ func TestTokenWithoutTheRoleIsToldWhatIsMissing(t *testing.T) {
 	out := c.run(limited, f.srv.URL, "plan")
 	for _, want := range []string{`cannot list resource "secrets" in API group "" in the namespace "` + c.ns + `"`, "deploy/kubernetes/rbac.yaml"} {
 		if out.code == 0 || !strings.Contains(out.stderr, want) {
-			t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, tail(out.stderr))
+			t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, proctest.Tail(out.stderr))
 		}
 	}
 

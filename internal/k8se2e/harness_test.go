@@ -1,10 +1,8 @@
 package k8se2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,11 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +23,7 @@ import (
 	"github.com/linq-sync/linq-sync/internal/fakeapi"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 	"github.com/linq-sync/linq-sync/internal/leader"
+	"github.com/linq-sync/linq-sync/internal/proctest"
 	"github.com/linq-sync/linq-sync/internal/secrets/kubestore"
 )
 
@@ -47,23 +42,13 @@ func TestMain(m *testing.M) {
 	}
 	bin = filepath.Join(dir, "linq-sync")
 	code := 1
-	if err := build(bin); err != nil {
+	if err := proctest.Build(bin); err != nil {
 		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
 	} else {
 		code = kubetest.Main(m)
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-func build(out string) error {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
-	cmd := exec.Command(gobin, "build", "-o", out, "../../cmd/linq-sync")
-	cmd.Stderr = os.Stderr
-	return cmd.Run()
 }
 
 var flagDefaultTimings = flag.Bool("k8se2e.default-timings", false, "elect with the default lease timings (15s/10s/2s) instead of the short test ones (3s/2s/500ms)")
@@ -146,12 +131,7 @@ func (c *cluster) newFront() *front {
 func (c *cluster) command(ctx context.Context, kcfg, base, sub string, args ...string) *exec.Cmd {
 	full := []string{sub, "-f", c.cfg, "--base-url", base, "--secrets", "kubernetes:" + c.ns, "--kubeconfig", kcfg, "--log-format", "json"}
 	cmd := exec.CommandContext(ctx, bin, append(full, args...)...)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "LINQ_") && !strings.HasPrefix(kv, "KUBECONFIG=") && !strings.HasPrefix(kv, "CREDENTIALS_DIRECTORY=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "LINQ_API_V3_API_KEY="+fakeapi.DefaultToken)
+	cmd.Env = proctest.Env(fakeapi.DefaultToken)
 	return cmd
 }
 
@@ -177,7 +157,7 @@ func (c *cluster) run(kcfg, base, sub string, args ...string) outcome {
 	case err != nil:
 		c.t.Fatalf("linq-sync %s: %v", sub, err)
 	}
-	noSecretIn(c.t, out.stdout+out.stderr)
+	proctest.NoSecretIn(c.t, out.stdout+out.stderr)
 	return out
 }
 
@@ -188,7 +168,7 @@ type replica struct {
 	cmd    *exec.Cmd
 	done   chan struct{}
 	err    error
-	stderr syncBuffer
+	stderr proctest.SyncBuffer
 	addr   string // of /metrics
 }
 
@@ -211,30 +191,19 @@ func (c *cluster) startReplica(name string, args ...string) *replica {
 	go func() { r.err = r.cmd.Wait(); close(r.done) }()
 	c.t.Cleanup(func() {
 		r.kill()
-		noSecretIn(c.t, r.stderr.String())
+		proctest.NoSecretIn(c.t, r.stderr.String())
 		if c.t.Failed() || os.Getenv("K8SE2E_LOGS") != "" {
-			c.t.Logf("%s stderr:\n%s", r.name, tail(r.stderr.String()))
+			c.t.Logf("%s stderr:\n%s", r.name, proctest.Tail(r.stderr.String()))
 		}
 	})
 	waitFor(c.t, r.name+" to serve its metrics", func() bool {
-		r.addr = listenAddr(r.stderr.String())
+		r.addr = proctest.ListenAddr(r.stderr.String())
 		return r.addr != "" || r.exited()
 	})
 	if r.addr == "" {
-		c.t.Fatalf("%s did not serve metrics (%v); stderr:\n%s", r.name, r.err, tail(r.stderr.String()))
+		c.t.Fatalf("%s did not serve metrics (%v); stderr:\n%s", r.name, r.err, proctest.Tail(r.stderr.String()))
 	}
 	return r
-}
-
-// listenAddr returns the address the daemon logged it serves metrics on.
-func listenAddr(log string) string {
-	for _, line := range strings.Split(log, "\n") {
-		var l struct{ Msg, Addr string }
-		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "serving metrics and health checks" {
-			return l.Addr
-		}
-	}
-	return ""
 }
 
 func (r *replica) exited() bool {
@@ -260,7 +229,7 @@ func (r *replica) stop(t *testing.T) {
 		r.kill()
 	}
 	if r.err != nil {
-		t.Errorf("%s stopped with %v; stderr:\n%s", r.name, r.err, tail(r.stderr.String()))
+		t.Errorf("%s stopped with %v; stderr:\n%s", r.name, r.err, proctest.Tail(r.stderr.String()))
 	}
 }
 
@@ -269,7 +238,7 @@ func (r *replica) metrics() map[string]float64 {
 	if r.exited() {
 		return nil
 	}
-	return scrape(r.addr)
+	return proctest.Scrape(r.addr)
 }
 
 // leaders returns the live replicas whose linq_sync_leader is 1, and
@@ -293,32 +262,6 @@ func leaders(rs []*replica) (lead []*replica, all bool) {
 		}
 	}
 	return lead, all
-}
-
-// scrape reads a /metrics page, summing each metric over its labels.
-func scrape(addr string) map[string]float64 {
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") {
-			continue
-		}
-		name, value, ok := strings.Cut(line, " ")
-		if !ok {
-			continue
-		}
-		name, _, _ = strings.Cut(name, "{")
-		if v, err := strconv.ParseFloat(value, 64); err == nil {
-			out[name] += v
-		}
-	}
-	return out
 }
 
 // creates is the number of create calls the fake received.
@@ -372,24 +315,6 @@ func (c *cluster) checkConverged(stage string) {
 	}
 }
 
-// syncBuffer is a buffer the process writes while the test reads it.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // waitFor polls cond until it holds or a deadline passes; it reports
 // whether cond held (a test error otherwise).
 func waitFor(t *testing.T, what string, cond func() bool) bool {
@@ -403,23 +328,6 @@ func waitFor(t *testing.T, what string, cond func() bool) bool {
 		time.Sleep(20 * time.Millisecond)
 	}
 	return true
-}
-
-var anySecretRE = regexp.MustCompile(`whsec_[A-Za-z0-9+/=]{8,}`)
-
-// noSecretIn fails when anything shaped like a signing secret appears in s.
-func noSecretIn(t *testing.T, s string) {
-	t.Helper()
-	if anySecretRE.MatchString(s) {
-		t.Errorf("a signing secret appears in the output")
-	}
-}
-
-func tail(s string) string {
-	if len(s) > 4000 {
-		return "..." + s[len(s)-4000:]
-	}
-	return s
 }
 
 // applyYAML applies manifests to the cluster's namespace as Admin.
@@ -437,7 +345,7 @@ func (c *cluster) applyYAML(doc string) {
 func (c *cluster) runUntil(kcfg, base, want, sub string, args ...string) {
 	c.t.Helper()
 	cmd := c.command(context.Background(), kcfg, base, sub, args...)
-	var stderr syncBuffer
+	var stderr proctest.SyncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -457,7 +365,7 @@ func (c *cluster) runUntil(kcfg, base, want, sub string, args ...string) {
 	said := func() bool { return strings.Contains(strings.ReplaceAll(stderr.String(), `\"`, `"`), want) }
 	waitFor(c.t, "linq-sync "+sub+" to say "+want, func() bool { return said() || exited() })
 	if !said() {
-		c.t.Errorf("linq-sync %s did not say %q (exited: %v); stderr:\n%s", sub, want, exited(), tail(stderr.String()))
+		c.t.Errorf("linq-sync %s did not say %q (exited: %v); stderr:\n%s", sub, want, exited(), proctest.Tail(stderr.String()))
 	}
-	noSecretIn(c.t, stderr.String())
+	proctest.NoSecretIn(c.t, stderr.String())
 }
