@@ -21,14 +21,14 @@ const failsafeSubs = 20
 // probe, usually none), so no create started after the failure; and the
 // next plan reports every subscription created without its secret lost.
 type storeFailure struct {
-	out outcome
+	out proctest.Outcome
 	acc account
 }
 
 func (h *harness) assertFailedSafely(t *testing.T, f storeFailure) {
 	t.Helper()
-	if f.out.code != 1 {
-		t.Errorf("apply exited %d with a failing store, want 1; stderr:\n%s", f.out.code, proctest.Tail(f.out.stderr))
+	if f.out.Code != 1 {
+		t.Errorf("apply exited %d with a failing store, want 1; stderr:\n%s", f.out.Code, proctest.Tail(f.out.Stderr))
 	}
 	unstored := h.creates() - len(f.acc.held)
 	if unstored > 1 {
@@ -52,14 +52,14 @@ func (h *harness) whenCreated(t *testing.T, n int, breakStore func()) storeFailu
 	t.Helper()
 	h.slowCreates(100 * time.Millisecond)
 	p := h.start("apply", "--concurrency", "1")
-	if !h.waitFor("creates to commit", func() bool { return h.fake.Len() >= n || p.exited() }) || p.exited() {
-		t.Fatalf("apply ended before %d creates: %v\n%s", n, p.err, proctest.Tail(p.stderr.String()))
+	if !h.waitFor("creates to commit", func() bool { return h.fake.Len() >= n || p.Exited() }) || p.Exited() {
+		t.Fatalf("apply ended before %d creates: %v\n%s", n, p.Err(), proctest.Tail(p.Stderr.String()))
 	}
 	breakStore()
 	var f storeFailure
-	h.waitFor("apply to end", p.exited)
-	f.out = outcome{code: p.cmd.ProcessState.ExitCode(), stderr: p.stderr.String()}
-	h.noSecretIn(f.out.stderr)
+	h.waitFor("apply to end", p.Exited)
+	f.out = proctest.Outcome{Code: p.Cmd.ProcessState.ExitCode(), Stderr: p.Stderr.String()}
+	h.noSecretIn(f.out.Stderr)
 	h.quiesce()
 	f.acc = h.check("after the store failed")
 	return f
@@ -90,8 +90,8 @@ func TestFullFilesystemBeforeApplyMakesNoCreate(t *testing.T) {
 	fill(t, dir)
 	h.useDir(dir)
 	out := h.run("apply", "--concurrency", "1")
-	if out.code != 1 || !strings.Contains(out.stderr, "cannot take a secret") {
-		t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, proctest.Tail(out.stderr))
+	if out.Code != 1 || !strings.Contains(out.Stderr, "cannot take a secret") {
+		t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.Code, proctest.Tail(out.Stderr))
 	}
 	if n := h.creates(); n != 0 {
 		t.Errorf("%d creates with a full store, want 0", n)
@@ -114,8 +114,8 @@ func TestReadOnlyFilesystemDuringApplyStopsCreates(t *testing.T) {
 	h.useDir(dir)
 	f := h.whenCreated(t, 3, func() { remountReadOnly(t, dir) })
 	h.assertFailedSafely(t, f)
-	if !strings.Contains(f.out.stderr, "read-only file system") {
-		t.Errorf("apply did not name the read-only store; stderr:\n%s", proctest.Tail(f.out.stderr))
+	if !strings.Contains(f.out.Stderr, "read-only file system") {
+		t.Errorf("apply did not name the read-only store; stderr:\n%s", proctest.Tail(f.out.Stderr))
 	}
 }
 
@@ -128,8 +128,8 @@ func TestInodeQuotaStopsCreates(t *testing.T) {
 	out := h.run("apply", "--concurrency", "1")
 	h.quiesce()
 	h.assertFailedSafely(t, storeFailure{out: out, acc: h.check("after the inodes ran out")})
-	if !strings.Contains(out.stderr, "no space left on device") {
-		t.Errorf("apply did not name the full store; stderr:\n%s", proctest.Tail(out.stderr))
+	if !strings.Contains(out.Stderr, "no space left on device") {
+		t.Errorf("apply did not name the full store; stderr:\n%s", proctest.Tail(out.Stderr))
 	}
 }
 
@@ -168,8 +168,8 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		h := newHarness(t, failsafeSubs, 7)
 		execStore(t, h, 0)
 		out := h.run("apply", "--concurrency", "1")
-		if out.code != 1 || !strings.Contains(out.stderr, "refused a dry run") {
-			t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.code, proctest.Tail(out.stderr))
+		if out.Code != 1 || !strings.Contains(out.Stderr, "refused a dry run") {
+			t.Errorf("apply exited %d, want 1 with the probe's failure; stderr:\n%s", out.Code, proctest.Tail(out.Stderr))
 		}
 		if n := h.creates(); n != 0 {
 			t.Errorf("%d creates, want 0", n)
@@ -185,8 +185,8 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		if h.creates() != 4 || len(f.acc.held) != 3 || len(f.acc.lost) != 1 {
 			t.Errorf("%d creates, %d held, %d lost; want 4, 3, 1", h.creates(), len(f.acc.held), len(f.acc.lost))
 		}
-		if !strings.Contains(out.stderr, "store sealed") {
-			t.Errorf("the program's stderr was not logged:\n%s", proctest.Tail(out.stderr))
+		if !strings.Contains(out.Stderr, "store sealed") {
+			t.Errorf("the program's stderr was not logged:\n%s", proctest.Tail(out.Stderr))
 		}
 		// What the program holds is exactly what the fake handed out.
 		des, _ := os.ReadDir(stored)
@@ -213,8 +213,8 @@ func TestExecProgramThatFailsStopsCreates(t *testing.T) {
 		out := h.run("apply", "--concurrency", "4")
 		h.quiesce()
 		acc := h.check("after the program failed")
-		if out.code != 1 || acc.subs != h.creates() || acc.subs != len(acc.held)+len(acc.lost) {
-			t.Errorf("exit %d, %d creates, %d subscriptions, %d held, %d lost", out.code, h.creates(), acc.subs, len(acc.held), len(acc.lost))
+		if out.Code != 1 || acc.subs != h.creates() || acc.subs != len(acc.held)+len(acc.lost) {
+			t.Errorf("exit %d, %d creates, %d subscriptions, %d held, %d lost", out.Code, h.creates(), acc.subs, len(acc.held), len(acc.lost))
 		}
 		// Those in flight when the store failed may finish; no other starts.
 		if unstored := h.creates() - len(acc.held); unstored > 4 || len(acc.held) != 3 {

@@ -1,10 +1,8 @@
 package crashtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -121,107 +119,39 @@ func (h *harness) command(ctx context.Context, sub string, args ...string) *exec
 	return cmd
 }
 
-type outcome struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs the binary to its end.
-func (h *harness) run(sub string, args ...string) outcome {
+func (h *harness) run(sub string, args ...string) proctest.Outcome {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := h.command(ctx, sub, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	out := outcome{stdout: stdout.String(), stderr: stderr.String()}
-	switch {
-	case errors.As(err, &ee):
-		out.code = ee.ExitCode()
-	case err != nil:
-		h.t.Fatalf("linq-sync %s: %v", sub, err)
-	}
-	h.noSecretIn(out.stdout + out.stderr)
-	return out
-}
-
-// started is a process of the binary the test will kill or stop.
-type started struct {
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	stderr proctest.SyncBuffer
+	return proctest.Run(h.t, h.command(ctx, sub, args...))
 }
 
 // listenAddr waits for the daemon to log the address it serves metrics on.
-func (h *harness) listenAddr(p *started) string {
+func (h *harness) listenAddr(p *proctest.Proc) string {
 	h.t.Helper()
 	var addr string
 	h.waitFor("the daemon to serve its metrics", func() bool {
-		addr = proctest.ListenAddr(p.stderr.String())
-		return addr != "" || p.exited()
+		addr = proctest.ListenAddr(p.Stderr.String())
+		return addr != "" || p.Exited()
 	})
 	if addr == "" {
-		h.t.Fatalf("the daemon did not serve metrics (%v); stderr:\n%s", p.err, proctest.Tail(p.stderr.String()))
+		h.t.Fatalf("the daemon did not serve metrics (%v); stderr:\n%s", p.Err(), proctest.Tail(p.Stderr.String()))
 	}
 	return addr
 }
 
-func (h *harness) start(sub string, args ...string) *started {
+// start starts the binary; the test will kill or stop it.
+func (h *harness) start(sub string, args ...string) *proctest.Proc {
 	h.t.Helper()
-	p := &started{done: make(chan struct{})}
-	p.cmd = h.command(context.Background(), sub, args...)
-	p.cmd.Stderr = &p.stderr
-	if err := p.cmd.Start(); err != nil {
-		h.t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.done) }()
-	h.t.Cleanup(func() { p.kill() })
-	return p
-}
-
-func (p *started) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (p *started) kill() {
-	_ = p.cmd.Process.Kill()
-	<-p.done
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (h *harness) stop(p *started) {
-	h.t.Helper()
-	_ = p.cmd.Process.Signal(os.Interrupt)
-	if !h.waitFor("the daemon to stop", func() bool { return p.exited() }) {
-		p.kill()
-	}
-	if p.err != nil {
-		h.t.Errorf("daemon stopped with %v; stderr:\n%s", p.err, proctest.Tail(p.stderr.String()))
-	}
+	return proctest.Start(h.t, h.command(context.Background(), sub, args...))
 }
 
 // waitFor polls cond until it holds or a deadline passes; it reports
 // whether cond held (a test error otherwise).
 func (h *harness) waitFor(what string, cond func() bool) bool {
 	h.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Errorf("timed out waiting for %s", what)
-			return false
-		}
-		time.Sleep(200 * time.Microsecond)
-	}
-	return true
+	return proctest.WaitFor(h.t, what, 200*time.Microsecond, cond)
 }
 
 // quiesce waits until every connection to the fake is closed: whatever a
@@ -254,14 +184,14 @@ type planDoc struct {
 func (h *harness) plan() (planDoc, int) {
 	h.t.Helper()
 	out := h.run("plan", "-o", "json")
-	if out.code != 0 && out.code != 2 {
-		h.t.Fatalf("plan exited %d: %s", out.code, proctest.Tail(out.stderr))
+	if out.Code != 0 && out.Code != 2 {
+		h.t.Fatalf("plan exited %d: %s", out.Code, proctest.Tail(out.Stderr))
 	}
 	var doc planDoc
-	if err := json.Unmarshal([]byte(out.stdout), &doc); err != nil {
-		h.t.Fatalf("plan -o json: %v\n%s", err, out.stdout)
+	if err := json.Unmarshal([]byte(out.Stdout), &doc); err != nil {
+		h.t.Fatalf("plan -o json: %v\n%s", err, out.Stdout)
 	}
-	return doc, out.code
+	return doc, out.Code
 }
 
 // account is what check found.

@@ -94,23 +94,23 @@ func (c *custodyLog) update(acc account) (newly, recovered, rotated int) {
 // killLoop starts the binary, kills it with SIGKILL once progress reaches
 // each of moments, and checks custody after each kill with a plan. It
 // returns the number newly lost after each kill and the number recovered.
-func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress func() int, start func() *started) (newly []int, recovered int) {
+func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress func() int, start func() *proctest.Proc) (newly []int, recovered int) {
 	for i, k := range moments {
 		p := start()
 		// A moment at or below the progress made already means "after
 		// the next create".
 		target := max(k, progress()+1)
-		if !h.waitFor("creates to reach "+strconv.Itoa(target), func() bool { return progress() >= target || p.exited() }) {
+		if !h.waitFor("creates to reach "+strconv.Itoa(target), func() bool { return progress() >= target || p.Exited() }) {
 			t.FailNow()
 		}
-		if p.exited() {
-			t.Fatalf("kill %d: the process exited before %d creates (%v); stderr:\n%s", i+1, target, p.err, proctest.Tail(p.stderr.String()))
+		if p.Exited() {
+			t.Fatalf("kill %d: the process exited before %d creates (%v); stderr:\n%s", i+1, target, p.Err(), proctest.Tail(p.Stderr.String()))
 		}
-		p.kill()
+		p.Kill()
 		h.quiesce()
 		n, r, _ := cl.update(h.check("after kill " + strconv.Itoa(i+1)))
 		newly, recovered = append(newly, n), recovered+r
-		h.noSecretIn(p.stderr.String())
+		h.noSecretIn(p.Stderr.String())
 		if t.Failed() {
 			t.FailNow()
 		}
@@ -122,10 +122,10 @@ func killLoop(t *testing.T, h *harness, cl *custodyLog, moments []int, progress 
 // then (after a complete run that must report the losses, done by
 // complete) at moments of the rotation of the lost secrets, and checks
 // that a last rotation leaves every secret held.
-func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *started, complete func(lost int), rotate func()) figures {
+func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *proctest.Proc, complete func(lost int), rotate func()) figures {
 	var fig figures
 	cl := newCustodyLog()
-	fig.lostPerKill, fig.recovered = killLoop(t, h, cl, killMoments(*flagSeed, *flagKills, len(h.names)), h.fake.Len, func() *started { return start(false) })
+	fig.lostPerKill, fig.recovered = killLoop(t, h, cl, killMoments(*flagSeed, *flagKills, len(h.names)), h.fake.Len, func() *proctest.Proc { return start(false) })
 	fig.lost = len(cl.lost)
 
 	complete(len(cl.lost))
@@ -143,7 +143,7 @@ func killCreatesAndRotations(t *testing.T, h *harness, start func(rotate bool) *
 	if len(cl.lost) > 5 && *flagRotateKills > 0 {
 		base := h.creates()
 		moments := killMoments(*flagSeed+1, *flagRotateKills, len(cl.lost))
-		newly, r := killLoop(t, h, cl, moments, func() int { return h.creates() - base }, func() *started { return start(true) })
+		newly, r := killLoop(t, h, cl, moments, func() int { return h.creates() - base }, func() *proctest.Proc { return start(true) })
 		fig.rotateKills, fig.recovered = len(newly), fig.recovered+r
 		for _, n := range newly {
 			fig.lostInRotation += n
@@ -173,23 +173,23 @@ func TestKillApplyNeverLosesASecretSilently(t *testing.T) {
 	h.slowCreates(*flagDelay)
 	maxDeletes := "--max-deletes=" + strconv.Itoa(len(h.names))
 	fig := killCreatesAndRotations(t, h,
-		func(rotate bool) *started {
+		func(rotate bool) *proctest.Proc {
 			return h.start("apply", "--concurrency", "4", "--rotate-lost-secrets="+strconv.FormatBool(rotate), maxDeletes)
 		},
 		func(lost int) {
 			// The apply that finishes the creates fails while a secret is
 			// lost, and says how to cure it.
 			out := h.run("apply", "--concurrency", "4")
-			if want := min(lost, 1); out.code != want {
-				t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", lost, out.code, want, proctest.Tail(out.stderr))
+			if want := min(lost, 1); out.Code != want {
+				t.Errorf("apply with %d lost secrets exited %d, want %d; stderr:\n%s", lost, out.Code, want, proctest.Tail(out.Stderr))
 			}
-			if lost > 0 && !strings.Contains(out.stderr, "--rotate-lost-secrets") {
-				t.Errorf("apply did not print the cure; stderr:\n%s", proctest.Tail(out.stderr))
+			if lost > 0 && !strings.Contains(out.Stderr, "--rotate-lost-secrets") {
+				t.Errorf("apply did not print the cure; stderr:\n%s", proctest.Tail(out.Stderr))
 			}
 		},
 		func() {
-			if out := h.run("apply", "--concurrency", "4", "--rotate-lost-secrets", maxDeletes); out.code != 0 {
-				t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.code, proctest.Tail(out.stderr))
+			if out := h.run("apply", "--concurrency", "4", "--rotate-lost-secrets", maxDeletes); out.Code != 0 {
+				t.Fatalf("apply --rotate-lost-secrets exited %d; stderr:\n%s", out.Code, proctest.Tail(out.Stderr))
 			}
 		})
 	fig.log(t, "apply", began)
@@ -201,7 +201,7 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 	h.useDir(t.TempDir() + "/secrets")
 	h.slowCreates(*flagDelay)
 	maxDeletes := "--max-deletes=" + strconv.Itoa(len(h.names))
-	daemon := func(rotate bool) *started {
+	daemon := func(rotate bool) *proctest.Proc {
 		return h.start("run", "--interval", "1s", "--listen", "127.0.0.1:0", "--concurrency", "4", "--rotate-lost-secrets="+strconv.FormatBool(rotate), maxDeletes)
 	}
 	fig := killCreatesAndRotations(t, h, daemon,
@@ -217,7 +217,7 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 			if got := proctest.Scrape(addr)["linq_sync_secrets_lost_total"]; got != float64(lost) {
 				t.Errorf("linq_sync_secrets_lost_total = %v after restart, want %d", got, lost)
 			}
-			h.stop(p)
+			p.Stop(h.t, "the daemon")
 		},
 		func() {
 			p := daemon(true)
@@ -226,7 +226,7 @@ func TestKillRunNeverLosesASecretSilently(t *testing.T) {
 				m := proctest.Scrape(addr)
 				return m["linq_sync_reconcile_total"] > 0 && m["linq_sync_secrets_missing"] == 0 && m["linq_sync_consecutive_failures"] == 0
 			})
-			h.stop(p)
+			p.Stop(h.t, "the daemon")
 		})
 	fig.log(t, "run", began)
 }

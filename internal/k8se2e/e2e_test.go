@@ -101,7 +101,7 @@ func TestThreeReplicasElectOneWriter(t *testing.T) {
 	t.Logf("three replicas, %d subscriptions: leader %s elected %v after start, converged after %v; API calls per replica %s; creates %d",
 		len(c.names), lead.name, elected.Round(10*time.Millisecond), converged.Round(10*time.Millisecond), strings.Join(calls, " "), c.creates())
 	for _, r := range rs {
-		r.stop(t)
+		r.Stop(t, r.name)
 	}
 }
 
@@ -129,10 +129,10 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	c.fake.AddFault(fakeapi.Fault{Kind: fakeapi.FaultLatencyAfter, Method: http.MethodPost, Route: fakeapi.RouteSubscriptions, Delay: 400 * time.Millisecond})
 	rs := c.startReplicas(3, "--concurrency", "4")
 	lead := waitLeader(t, rs)
-	if !waitFor(t, "the leader to commit 5 creates", func() bool { return c.fake.Len() >= 5 || lead.exited() }) {
+	if !waitFor(t, "the leader to commit 5 creates", func() bool { return c.fake.Len() >= 5 || lead.Exited() }) {
 		t.FailNow()
 	}
-	lead.kill()
+	lead.Kill()
 	killed := time.Now()
 	waitFor(t, "the killed leader's calls to end", func() bool { return lead.front.conns.Load() == 0 })
 	before := map[string]bool{} // the subscriptions committed before the kill
@@ -168,14 +168,14 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	}
 	// plan, read-only, reports the same losses from the Secrets alone.
 	out := c.run(c.kcfg, c.newFront().srv.URL, "plan", "-o", "json")
-	if out.code != 2 {
-		t.Errorf("plan with %d lost secrets exited %d, want 2; stderr:\n%s", len(lostByKill), out.code, proctest.Tail(out.stderr))
+	if out.Code != 2 {
+		t.Errorf("plan with %d lost secrets exited %d, want 2; stderr:\n%s", len(lostByKill), out.Code, proctest.Tail(out.Stderr))
 	}
 	var doc struct {
 		Custody []struct{ Name, ID, Secret string } `json:"custody"`
 	}
-	if err := json.Unmarshal([]byte(out.stdout), &doc); err != nil {
-		t.Fatalf("plan -o json: %v\n%s", err, out.stdout)
+	if err := json.Unmarshal([]byte(out.Stdout), &doc); err != nil {
+		t.Fatalf("plan -o json: %v\n%s", err, out.Stdout)
 	}
 	planLost := map[string]string{}
 	for _, e := range doc.Custody {
@@ -203,7 +203,7 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	maxDeletes := fmt.Sprintf("--max-deletes=%d", len(c.names))
 	var fresh []*replica
 	for i, r := range rest {
-		r.stop(t)
+		r.Stop(t, r.name)
 		fresh = append(fresh, c.startReplica(fmt.Sprintf("rotating-%d", i), "--rotate-lost-secrets", maxDeletes))
 	}
 	rot := waitLeader(t, fresh)
@@ -227,7 +227,7 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 	times := []time.Duration{takeover}
 	for i := 1; i < *flagTakeovers; i++ {
 		lead := waitLeader(t, fresh)
-		lead.kill()
+		lead.Kill()
 		killed := time.Now()
 		fresh = slices.DeleteFunc(fresh, func(r *replica) bool { return r == lead })
 		fresh = append(fresh, c.startReplica(fmt.Sprintf("replacement-%d", i)))
@@ -242,7 +242,7 @@ func TestKilledLeaderIsReplacedAndItsLostSecretsAreRotated(t *testing.T) {
 		t.Errorf("%d creates after the takeovers of a converged account, want %d", got, len(c.names)+len(lostByKill))
 	}
 	for _, r := range fresh {
-		r.stop(t)
+		r.Stop(t, r.name)
 	}
 }
 
@@ -253,8 +253,8 @@ func TestTokenWithoutTheRoleIsToldWhatIsMissing(t *testing.T) {
 
 	out := c.run(limited, f.srv.URL, "plan")
 	for _, want := range []string{`cannot list resource "secrets" in API group "" in the namespace "` + c.ns + `"`, "deploy/kubernetes/rbac.yaml"} {
-		if out.code == 0 || !strings.Contains(out.stderr, want) {
-			t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.code, want, proctest.Tail(out.stderr))
+		if out.Code == 0 || !strings.Contains(out.Stderr, want) {
+			t.Errorf("plan as a user without the Role exited %d, want an error containing %q; stderr:\n%s", out.Code, want, proctest.Tail(out.Stderr))
 		}
 	}
 

@@ -1,9 +1,7 @@
 package k8se2e
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -135,47 +133,26 @@ func (c *cluster) command(ctx context.Context, kcfg, base, sub string, args ...s
 	return cmd
 }
 
-type outcome struct {
-	code           int
-	stdout, stderr string
-}
-
 // run runs the binary to its end.
-func (c *cluster) run(kcfg, base, sub string, args ...string) outcome {
+func (c *cluster) run(kcfg, base, sub string, args ...string) proctest.Outcome {
 	c.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := c.command(ctx, kcfg, base, sub, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	var ee *exec.ExitError
-	out := outcome{stdout: stdout.String(), stderr: stderr.String()}
-	switch {
-	case errors.As(err, &ee):
-		out.code = ee.ExitCode()
-	case err != nil:
-		c.t.Fatalf("linq-sync %s: %v", sub, err)
-	}
-	proctest.NoSecretIn(c.t, out.stdout+out.stderr)
-	return out
+	return proctest.Run(c.t, c.command(ctx, kcfg, base, sub, args...))
 }
 
 // replica is one `run --leader-elect` process and its own front.
 type replica struct {
-	name   string
-	front  *front
-	cmd    *exec.Cmd
-	done   chan struct{}
-	err    error
-	stderr proctest.SyncBuffer
-	addr   string // of /metrics
+	*proctest.Proc
+	name  string
+	front *front
+	addr  string // of /metrics
 }
 
 // startReplica starts run --leader-elect with the short timings.
 func (c *cluster) startReplica(name string, args ...string) *replica {
 	c.t.Helper()
-	r := &replica{name: name, front: c.newFront(), done: make(chan struct{})}
+	r := &replica{name: name, front: c.newFront()}
 	full := append([]string{
 		"--leader-elect", "--leader-elect-namespace", c.ns,
 		"--leader-elect-lease-duration", leaseDuration.String(),
@@ -183,59 +160,27 @@ func (c *cluster) startReplica(name string, args ...string) *replica {
 		"--leader-elect-retry-period", retryPeriod.String(),
 		"--interval", interval.String(), "--listen", "127.0.0.1:0",
 	}, args...)
-	r.cmd = c.command(context.Background(), c.kcfg, r.front.srv.URL, "run", full...)
-	r.cmd.Stderr = &r.stderr
-	if err := r.cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	go func() { r.err = r.cmd.Wait(); close(r.done) }()
+	r.Proc = proctest.Start(c.t, c.command(context.Background(), c.kcfg, r.front.srv.URL, "run", full...))
 	c.t.Cleanup(func() {
-		r.kill()
-		proctest.NoSecretIn(c.t, r.stderr.String())
+		r.Kill()
+		proctest.NoSecretIn(c.t, r.Stderr.String())
 		if c.t.Failed() || os.Getenv("K8SE2E_LOGS") != "" {
-			c.t.Logf("%s stderr:\n%s", r.name, proctest.Tail(r.stderr.String()))
+			c.t.Logf("%s stderr:\n%s", r.name, proctest.Tail(r.Stderr.String()))
 		}
 	})
 	waitFor(c.t, r.name+" to serve its metrics", func() bool {
-		r.addr = proctest.ListenAddr(r.stderr.String())
-		return r.addr != "" || r.exited()
+		r.addr = proctest.ListenAddr(r.Stderr.String())
+		return r.addr != "" || r.Exited()
 	})
 	if r.addr == "" {
-		c.t.Fatalf("%s did not serve metrics (%v); stderr:\n%s", r.name, r.err, proctest.Tail(r.stderr.String()))
+		c.t.Fatalf("%s did not serve metrics (%v); stderr:\n%s", r.name, r.Err(), proctest.Tail(r.Stderr.String()))
 	}
 	return r
 }
 
-func (r *replica) exited() bool {
-	select {
-	case <-r.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// kill sends SIGKILL and waits for the process to be gone.
-func (r *replica) kill() {
-	_ = r.cmd.Process.Kill()
-	<-r.done
-}
-
-// stop sends SIGTERM and waits for a clean exit.
-func (r *replica) stop(t *testing.T) {
-	t.Helper()
-	_ = r.cmd.Process.Signal(os.Interrupt)
-	if !waitFor(t, r.name+" to stop", r.exited) {
-		r.kill()
-	}
-	if r.err != nil {
-		t.Errorf("%s stopped with %v; stderr:\n%s", r.name, r.err, proctest.Tail(r.stderr.String()))
-	}
-}
-
 // metrics scrapes the replica; nil while it cannot be reached.
 func (r *replica) metrics() map[string]float64 {
-	if r.exited() {
+	if r.Exited() {
 		return nil
 	}
 	return proctest.Scrape(r.addr)
@@ -246,7 +191,7 @@ func (r *replica) metrics() map[string]float64 {
 func leaders(rs []*replica) (lead []*replica, all bool) {
 	all = true
 	for _, r := range rs {
-		if r.exited() {
+		if r.Exited() {
 			continue
 		}
 		m := r.metrics()
@@ -319,15 +264,7 @@ func (c *cluster) checkConverged(stage string) {
 // whether cond held (a test error otherwise).
 func waitFor(t *testing.T, what string, cond func() bool) bool {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("timed out waiting for %s", what)
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return true
+	return proctest.WaitFor(t, what, 20*time.Millisecond, cond)
 }
 
 // applyYAML applies manifests to the cluster's namespace as Admin.
@@ -344,28 +281,13 @@ func (c *cluster) applyYAML(doc string) {
 // if it exits or a deadline passes first), then kills it.
 func (c *cluster) runUntil(kcfg, base, want, sub string, args ...string) {
 	c.t.Helper()
-	cmd := c.command(context.Background(), kcfg, base, sub, args...)
-	var stderr proctest.SyncBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		c.t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	defer func() { _ = cmd.Process.Kill(); <-done }()
-	exited := func() bool {
-		select {
-		case <-done:
-			return true
-		default:
-			return false
-		}
-	}
+	p := proctest.Start(c.t, c.command(context.Background(), kcfg, base, sub, args...))
+	defer p.Kill()
 	// The logs are JSON: quotes in their values are escaped.
-	said := func() bool { return strings.Contains(strings.ReplaceAll(stderr.String(), `\"`, `"`), want) }
-	waitFor(c.t, "linq-sync "+sub+" to say "+want, func() bool { return said() || exited() })
+	said := func() bool { return strings.Contains(strings.ReplaceAll(p.Stderr.String(), `\"`, `"`), want) }
+	waitFor(c.t, "linq-sync "+sub+" to say "+want, func() bool { return said() || p.Exited() })
 	if !said() {
-		c.t.Errorf("linq-sync %s did not say %q (exited: %v); stderr:\n%s", sub, want, exited(), proctest.Tail(stderr.String()))
+		c.t.Errorf("linq-sync %s did not say %q (exited: %v); stderr:\n%s", sub, want, p.Exited(), proctest.Tail(p.Stderr.String()))
 	}
-	proctest.NoSecretIn(c.t, stderr.String())
+	proctest.NoSecretIn(c.t, p.Stderr.String())
 }

@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Build builds ./cmd/linq-sync, found from the module root above the
@@ -120,4 +122,107 @@ func Tail(s string) string {
 		return "..." + s[len(s)-4000:]
 	}
 	return s
+}
+
+// Outcome is how a run of the binary to its end went.
+type Outcome struct {
+	Code           int
+	Stdout, Stderr string
+}
+
+// Run runs cmd to its end (its context bounds it) and checks that its
+// output holds no signing secret. A failure to run it, other than a
+// non-zero exit, is fatal to tb.
+func Run(tb testing.TB, cmd *exec.Cmd) Outcome {
+	tb.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	out := Outcome{Stdout: stdout.String(), Stderr: stderr.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		out.Code = ee.ExitCode()
+	case err != nil:
+		tb.Fatalf("%s: %v", strings.Join(cmd.Args, " "), err)
+	}
+	NoSecretIn(tb, out.Stdout+out.Stderr)
+	return out
+}
+
+// Proc is a started process the test will kill or stop. Its stderr is
+// collected in Stderr.
+type Proc struct {
+	Cmd    *exec.Cmd
+	Stderr SyncBuffer
+	done   chan struct{}
+	err    error
+}
+
+// Start starts cmd, and kills it at tb's cleanup if it is still running.
+func Start(tb testing.TB, cmd *exec.Cmd) *Proc {
+	tb.Helper()
+	p := &Proc{Cmd: cmd, done: make(chan struct{})}
+	cmd.Stderr = &p.Stderr
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	tb.Cleanup(p.Kill)
+	return p
+}
+
+// Exited reports whether the process has ended.
+func (p *Proc) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Err is what waiting for the process returned, once it has exited.
+func (p *Proc) Err() error {
+	if !p.Exited() {
+		return nil
+	}
+	return p.err
+}
+
+// Kill sends SIGKILL and waits for the process to be gone.
+func (p *Proc) Kill() {
+	_ = p.Cmd.Process.Kill()
+	<-p.done
+}
+
+// Stop sends SIGINT and waits for a clean exit (a test error otherwise);
+// a process still running at the deadline is killed.
+func (p *Proc) Stop(tb testing.TB, what string) {
+	tb.Helper()
+	_ = p.Cmd.Process.Signal(os.Interrupt)
+	if !WaitFor(tb, what+" to stop", time.Millisecond, p.Exited) {
+		p.Kill()
+	}
+	if err := p.Err(); err != nil {
+		tb.Errorf("%s stopped with %v; stderr:\n%s", what, err, Tail(p.Stderr.String()))
+	}
+}
+
+// WaitDeadline bounds every WaitFor.
+const WaitDeadline = 60 * time.Second
+
+// WaitFor polls cond every poll until it holds or WaitDeadline passes; it
+// reports whether cond held (a test error otherwise).
+func WaitFor(tb testing.TB, what string, poll time.Duration, cond func() bool) bool {
+	tb.Helper()
+	deadline := time.Now().Add(WaitDeadline)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Errorf("timed out waiting for %s", what)
+			return false
+		}
+		time.Sleep(poll)
+	}
+	return true
 }
