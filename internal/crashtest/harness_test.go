@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -35,20 +34,7 @@ var bin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "linq-sync-crashtest-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "linq-sync")
-	code := 1
-	if err := proctest.Build(bin); err != nil {
-		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
-	} else {
-		code = m.Run()
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.Main(&bin, m.Run))
 }
 
 // harness is a fake API served on loopback, a config of n subscriptions
@@ -69,7 +55,7 @@ type harness struct {
 
 func newHarness(t *testing.T, n int, seed int64) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: fakeapi.New(fakeapi.Options{Seed: seed}), byURL: map[string]string{}}
+	h := &harness{t: t, fake: fakeapi.New(fakeapi.Options{Seed: seed})}
 	h.srv = httptest.NewUnstartedServer(h.fake)
 	// Connections are counted so that, after a kill, the test waits until
 	// the server has handled everything the dead process sent.
@@ -83,19 +69,8 @@ func newHarness(t *testing.T, n int, seed int64) *harness {
 	}
 	h.srv.Start()
 	t.Cleanup(h.srv.Close)
-	var b strings.Builder
-	b.WriteString("version: 1\npolicy: upsert-only\nsubscriptions:\n")
-	for i := range n {
-		name := fmt.Sprintf("sub-%03d", i)
-		url := fmt.Sprintf("https://hooks.example.com/crash/%03d", i)
-		h.names = append(h.names, name)
-		h.byURL[url] = name
-		fmt.Fprintf(&b, "  - name: %s\n    target_url: %s\n    subscribed_events: [message.sent]\n", name, url)
-	}
-	h.cfg = filepath.Join(t.TempDir(), "subscriptions.yaml")
-	if err := os.WriteFile(h.cfg, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f := proctest.WriteFile(t, n, "https://hooks.example.com/crash")
+	h.cfg, h.names, h.byURL = f.Path, f.Names, f.ByURL
 	return h
 }
 

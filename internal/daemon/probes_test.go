@@ -56,17 +56,7 @@ func newAppReceiver(t *testing.T, store *secrets.Dir, name string) *appReceiver 
 }
 
 func TestProbesCheckANewEndpointAtOnceAndThenOnTheInterval(t *testing.T) {
-	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
-	api := httptest.NewServer(fake)
-	t.Cleanup(api.Close)
-	client, err := linq.NewClient(api.URL, "t0ken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := secrets.OpenDir(filepath.Join(t.TempDir(), "s"), secrets.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	fake, client, store := newProbeEnv(t)
 	app := newAppReceiver(t, store, "crm")
 	cfg, diags := config.Parse("s.yaml", []byte("version: 1\nsubscriptions:\n  - name: crm\n    target_url: "+app.srv.URL+"/hook\n    subscribed_events: [message.received]\n"))
 	if diags.HasErrors() {
@@ -142,17 +132,7 @@ func gauge(reg *prometheus.Registry, metric, name string) float64 {
 }
 
 func TestProbesRecheckANewEndpointThatDidNotVerifyYet(t *testing.T) {
-	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
-	api := httptest.NewServer(fake)
-	t.Cleanup(api.Close)
-	client, err := linq.NewClient(api.URL, "t0ken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := secrets.OpenDir(filepath.Join(t.TempDir(), "s"), secrets.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client, store := newProbeEnv(t)
 	// The app picks up the new secret only after its first two requests,
 	// as an app whose Secret volume has not been updated yet.
 	var seen atomic.Int64
@@ -198,6 +178,23 @@ func TestProbesRecheckANewEndpointThatDidNotVerifyYet(t *testing.T) {
 	}
 }
 
+// newProbeEnv returns a fake API on loopback, a client of it and a dir store.
+func newProbeEnv(t *testing.T) (*fakeapi.Server, *linq.Client, *secrets.Dir) {
+	t.Helper()
+	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
+	api := httptest.NewServer(fake)
+	t.Cleanup(api.Close)
+	client, err := linq.NewClient(api.URL, "t0ken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, err := secrets.OpenDir(filepath.Join(t.TempDir(), "s"), secrets.OpenOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fake, client, store
+}
+
 func parseConfig(t *testing.T, url string) *config.Config {
 	t.Helper()
 	cfg, diags := config.Parse("s.yaml", []byte("version: 1\nsubscriptions:\n  - name: off\n    target_url: "+url+"\n    subscribed_events: [message.read]\n"))
@@ -219,17 +216,7 @@ func (s *countingStore) Secret(ctx context.Context, name string) (string, error)
 }
 
 func TestProbesReadNoSecretWhileProbingIsOff(t *testing.T) {
-	fake := fakeapi.New(fakeapi.Options{Token: "t0ken"})
-	api := httptest.NewServer(fake)
-	t.Cleanup(api.Close)
-	client, err := linq.NewClient(api.URL, "t0ken")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := secrets.OpenDir(filepath.Join(t.TempDir(), "s"), secrets.OpenOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, client, dir := newProbeEnv(t)
 	store := &countingStore{Store: dir}
 	r := reconcile.New(client, reconcile.Options{Rails: diff.DefaultRails(), Apply: apply.Options{Secrets: store}})
 	p := NewProbes(r, store, probe.NewMonitor(probe.New(probe.Options{}), probe.NewMetrics(prometheus.NewRegistry()), nil), 0)

@@ -3,7 +3,6 @@ package k8se2e
 import (
 	"context"
 	"flag"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -33,20 +32,7 @@ func TestMain(m *testing.M) {
 	if *flagDefaultTimings {
 		leaseDuration, renewDeadline, retryPeriod = leader.DefaultLeaseDuration, leader.DefaultRenewDeadline, leader.DefaultRetryPeriod
 	}
-	dir, err := os.MkdirTemp("", "linq-sync-k8se2e-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "linq-sync")
-	code := 1
-	if err := proctest.Build(bin); err != nil {
-		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
-	} else {
-		code = kubetest.Main(m)
-	}
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(proctest.Main(&bin, func() int { return kubetest.Main(m) }))
 }
 
 var flagDefaultTimings = flag.Bool("k8se2e.default-timings", false, "elect with the default lease timings (15s/10s/2s) instead of the short test ones (3s/2s/500ms)")
@@ -78,22 +64,11 @@ type cluster struct {
 func newCluster(t *testing.T, n int) *cluster {
 	t.Helper()
 	srv := kubetest.Shared(t)
-	c := &cluster{t: t, srv: srv, ns: srv.Namespace(t), fake: fakeapi.New(fakeapi.Options{Seed: 1}), byURL: map[string]string{}}
+	c := &cluster{t: t, srv: srv, ns: srv.Namespace(t), fake: fakeapi.New(fakeapi.Options{Seed: 1})}
 	srv.ApplyFile(t, c.ns, "../../deploy/kubernetes/rbac.yaml")
 	c.kcfg = kubetest.WriteKubeconfig(t, srv.ServiceAccountConfig(t, c.ns, "linq-sync"))
-	var b strings.Builder
-	b.WriteString("version: 1\npolicy: upsert-only\nsubscriptions:\n")
-	for i := range n {
-		name := fmt.Sprintf("sub-%02d", i)
-		url := fmt.Sprintf("https://hooks.example.com/k8s/%02d", i)
-		c.names = append(c.names, name)
-		c.byURL[url] = name
-		fmt.Fprintf(&b, "  - name: %s\n    target_url: %s\n    subscribed_events: [message.sent]\n", name, url)
-	}
-	c.cfg = filepath.Join(t.TempDir(), "subscriptions.yaml")
-	if err := os.WriteFile(c.cfg, []byte(b.String()), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	f := proctest.WriteFile(t, n, "https://hooks.example.com/k8s")
+	c.cfg, c.names, c.byURL = f.Path, f.Names, f.ByURL
 	return c
 }
 

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -225,4 +226,51 @@ func WaitFor(tb testing.TB, what string, poll time.Duration, cond func() bool) b
 		time.Sleep(poll)
 	}
 	return true
+}
+
+// File is a subscriptions file of generated entries.
+type File struct {
+	Path  string
+	Names []string
+	// ByURL maps each entry's target_url to its name.
+	ByURL map[string]string
+}
+
+// WriteFile writes, in tb.TempDir(), an upsert-only file of n entries
+// named sub-000, sub-001, ... with target URLs urlBase/000, urlBase/001, ...
+func WriteFile(tb testing.TB, n int, urlBase string) File {
+	tb.Helper()
+	f := File{Path: filepath.Join(tb.TempDir(), "subscriptions.yaml"), ByURL: map[string]string{}}
+	var b strings.Builder
+	b.WriteString("version: 1\npolicy: upsert-only\nsubscriptions:\n")
+	for i := range n {
+		name := fmt.Sprintf("sub-%03d", i)
+		url := fmt.Sprintf("%s/%03d", urlBase, i)
+		f.Names = append(f.Names, name)
+		f.ByURL[url] = name
+		fmt.Fprintf(&b, "  - name: %s\n    target_url: %s\n    subscribed_events: [message.sent]\n", name, url)
+	}
+	if err := os.WriteFile(f.Path, []byte(b.String()), 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	return f
+}
+
+// Main builds the binary into a temporary directory, sets *bin to its
+// path, calls run (m.Run, or a wrapper of it) and removes the directory:
+//
+//	func TestMain(m *testing.M) { flag.Parse(); os.Exit(proctest.Main(&bin, m.Run)) }
+func Main(bin *string, run func() int) int {
+	dir, err := os.MkdirTemp("", "linq-sync-proctest-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	*bin = filepath.Join(dir, "linq-sync")
+	if err := Build(*bin); err != nil {
+		fmt.Fprintln(os.Stderr, "build linq-sync:", err)
+		return 1
+	}
+	return run()
 }
