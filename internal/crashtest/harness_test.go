@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -56,19 +55,9 @@ type harness struct {
 func newHarness(t *testing.T, n int, seed int64) *harness {
 	t.Helper()
 	h := &harness{t: t, fake: fakeapi.New(fakeapi.Options{Seed: seed})}
-	h.srv = httptest.NewUnstartedServer(h.fake)
 	// Connections are counted so that, after a kill, the test waits until
 	// the server has handled everything the dead process sent.
-	h.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			h.conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			h.conns.Add(-1)
-		}
-	}
-	h.srv.Start()
-	t.Cleanup(h.srv.Close)
+	h.srv = proctest.Serve(t, h.fake, &h.conns)
 	f := proctest.WriteFile(t, n, "https://hooks.example.com/crash")
 	h.cfg, h.names, h.byURL = f.Path, f.Names, f.ByURL
 	return h

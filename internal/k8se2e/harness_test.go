@@ -3,7 +3,6 @@ package k8se2e
 import (
 	"context"
 	"flag"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -82,20 +81,10 @@ type front struct {
 
 func (c *cluster) newFront() *front {
 	f := &front{}
-	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = proctest.Serve(c.t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.calls.Add(1)
 		c.fake.ServeHTTP(w, r)
-	}))
-	f.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
-		switch s {
-		case http.StateNew:
-			f.conns.Add(1)
-		case http.StateClosed, http.StateHijacked:
-			f.conns.Add(-1)
-		}
-	}
-	f.srv.Start()
-	c.t.Cleanup(f.srv.Close)
+	}), &f.conns)
 	return f
 }
 

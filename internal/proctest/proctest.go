@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -273,4 +276,22 @@ func Main(bin *string, run func() int) int {
 		return 1
 	}
 	return run()
+}
+
+// Serve serves h on loopback until tb's cleanup, keeping in conns the
+// number of connections open: once a killed process's connections are all
+// closed, the server has handled everything it sent.
+func Serve(tb testing.TB, h http.Handler, conns *atomic.Int64) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		switch s {
+		case http.StateNew:
+			conns.Add(1)
+		case http.StateClosed, http.StateHijacked:
+			conns.Add(-1)
+		}
+	}
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	return srv
 }
