@@ -45,7 +45,7 @@ type harness struct {
 	conns atomic.Int64
 	cfg   string
 	names []string
-	byURL map[string]string
+	file  proctest.File
 	// store is the --secrets URI; dir the directory of a dir store.
 	store string
 	dir   string
@@ -58,8 +58,8 @@ func newHarness(t *testing.T, n int, seed int64) *harness {
 	// Connections are counted so that, after a kill, the test waits until
 	// the server has handled everything the dead process sent.
 	h.srv = proctest.Serve(t, h.fake, &h.conns)
-	f := proctest.WriteFile(t, n, "https://hooks.example.com/crash")
-	h.cfg, h.names, h.byURL = f.Path, f.Names, f.ByURL
+	h.file = proctest.WriteFile(t, n, "https://hooks.example.com/crash")
+	h.cfg, h.names = h.file.Path, h.file.Names
 	return h
 }
 
@@ -179,18 +179,10 @@ func (h *harness) check(stage string) account {
 		custody[c.Name] = struct{ id, secret string }{c.ID, c.Secret}
 	}
 	acc := account{held: map[string]string{}, lost: map[string]string{}}
-	seen := map[string]string{}
-	for _, s := range h.fake.Snapshot() {
-		acc.subs++
-		name, ok := h.byURL[s.TargetURL]
-		if !ok {
-			h.t.Errorf("%s: subscription %s has a URL not in the file", stage, s.ID)
-			continue
-		}
-		if other, dup := seen[name]; dup {
-			h.t.Errorf("%s: duplicate subscriptions %s and %s for %s", stage, other, s.ID, name)
-		}
-		seen[name] = s.ID
+	subs := h.fake.Snapshot()
+	acc.subs = len(subs)
+	for _, m := range h.file.Match(h.t, stage, subs) {
+		name, s := m.Name, m.Sub
 		c, ok := custody[name]
 		switch {
 		case !ok || c.id != s.ID:

@@ -114,7 +114,7 @@ func (c *cluster) lostAfterKill() map[string]string {
 	secs := c.secrets()
 	lost := map[string]string{}
 	for _, s := range c.fake.Snapshot() {
-		name := c.byURL[s.TargetURL]
+		name := c.file.ByURL[s.TargetURL]
 		if sec, ok := secs[name]; ok && len(sec.Data["signing_secret"]) == 0 {
 			lost[name] = s.ID
 		}

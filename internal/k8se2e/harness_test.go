@@ -57,7 +57,7 @@ type cluster struct {
 	fake  *fakeapi.Server
 	cfg   string
 	names []string
-	byURL map[string]string
+	file  proctest.File
 }
 
 func newCluster(t *testing.T, n int) *cluster {
@@ -66,8 +66,8 @@ func newCluster(t *testing.T, n int) *cluster {
 	c := &cluster{t: t, srv: srv, ns: srv.Namespace(t), fake: fakeapi.New(fakeapi.Options{Seed: 1})}
 	srv.ApplyFile(t, c.ns, "../../deploy/kubernetes/rbac.yaml")
 	c.kcfg = kubetest.WriteKubeconfig(t, srv.ServiceAccountConfig(t, c.ns, "linq-sync"))
-	f := proctest.WriteFile(t, n, "https://hooks.example.com/k8s")
-	c.cfg, c.names, c.byURL = f.Path, f.Names, f.ByURL
+	c.file = proctest.WriteFile(t, n, "https://hooks.example.com/k8s")
+	c.cfg, c.names = c.file.Path, c.file.Names
 	return c
 }
 
@@ -197,17 +197,9 @@ func (c *cluster) secrets() map[string]corev1.Secret {
 func (c *cluster) checkConverged(stage string) {
 	c.t.Helper()
 	secs := c.secrets()
-	seen := map[string]string{}
-	for _, s := range c.fake.Snapshot() {
-		name, ok := c.byURL[s.TargetURL]
-		if !ok {
-			c.t.Errorf("%s: subscription %s has a URL not in the file", stage, s.ID)
-			continue
-		}
-		if other, dup := seen[name]; dup {
-			c.t.Errorf("%s: duplicate subscriptions %s and %s for %s", stage, other, s.ID, name)
-		}
-		seen[name] = s.ID
+	matched := c.file.Match(c.t, stage, c.fake.Snapshot())
+	for _, m := range matched {
+		name, s := m.Name, m.Sub
 		want, _ := c.fake.Secret(s.ID)
 		sec, ok := secs[name]
 		switch {
@@ -219,8 +211,8 @@ func (c *cluster) checkConverged(stage string) {
 			c.t.Errorf("%s: Secret of %s does not hold the signing secret the fake handed out for %s", stage, name, s.ID)
 		}
 	}
-	if len(seen) != len(c.names) {
-		c.t.Errorf("%s: %d of the file's %d subscriptions exist", stage, len(seen), len(c.names))
+	if len(matched) != len(c.names) {
+		c.t.Errorf("%s: %d subscriptions for the file's %d entries", stage, len(matched), len(c.names))
 	}
 }
 

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/linq-sync/linq-sync/internal/fakeapi"
 )
 
 // Build builds ./cmd/linq-sync, found from the module root above the
@@ -294,4 +296,32 @@ func Serve(tb testing.TB, h http.Handler, conns *atomic.Int64) *httptest.Server 
 	srv.Start()
 	tb.Cleanup(srv.Close)
 	return srv
+}
+
+// Matched is a subscription of the account and the entry of the file it is for.
+type Matched struct {
+	Name string
+	Sub  fakeapi.Subscription
+}
+
+// Match pairs each of subs with the entry whose target_url it has, in the
+// order of subs. It reports on tb, prefixed by stage, a subscription whose
+// URL is not in the file (left out) and an entry with two subscriptions.
+func (f File) Match(tb testing.TB, stage string, subs []fakeapi.Subscription) []Matched {
+	tb.Helper()
+	var out []Matched
+	seen := map[string]string{}
+	for _, s := range subs {
+		name, ok := f.ByURL[s.TargetURL]
+		if !ok {
+			tb.Errorf("%s: subscription %s has a URL not in the file", stage, s.ID)
+			continue
+		}
+		if other, dup := seen[name]; dup {
+			tb.Errorf("%s: duplicate subscriptions %s and %s for %s", stage, other, s.ID, name)
+		}
+		seen[name] = s.ID
+		out = append(out, Matched{Name: name, Sub: s})
+	}
+	return out
 }
