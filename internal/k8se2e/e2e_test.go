@@ -21,7 +21,7 @@ var (
 	flagTakeovers = flag.Int("k8se2e.takeovers", 1, "kill -9 takeovers TestKilledLeaderIsReplaced measures (it logs their median)")
 )
 
-// startReplicas starts n replicas and waits until exactly one leads.
+// startReplicas starts n replicas, each once it serves its metrics.
 func (c *cluster) startReplicas(n int, args ...string) []*replica {
 	c.t.Helper()
 	var rs []*replica
