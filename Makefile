@@ -4,7 +4,7 @@
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 IMAGE   ?= linq-sync
 
-.PHONY: build test image check-deploy clean
+.PHONY: build test image image-check package dist check-deploy clean
 
 ## build: a static, stripped bin/linq-sync, built as the container image builds it
 build:
@@ -18,9 +18,21 @@ test:
 image:
 	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE):$(VERSION) .
 
+## package: dist/linq-sync_<version>_<arch>.deb and .rpm for amd64 and arm64 (nfpm, via go tool)
+package:
+	VERSION=$(VERSION) ./scripts/dist.sh packages
+
+## dist: the packages, plus linux and darwin tarballs (amd64, arm64) and dist/SHA256SUMS
+dist:
+	VERSION=$(VERSION) ./scripts/dist.sh packages tarballs sums
+
+## image-check: build the image with podman from local stand-ins for its base images and run it
+image-check:
+	VERSION=$(VERSION) ./scripts/check-image.sh
+
 ## check-deploy: systemd-analyze, static binary, Kubernetes, workflow and promtool checks
 check-deploy:
 	./scripts/check-deploy.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
