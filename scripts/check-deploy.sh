@@ -6,12 +6,9 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
-checks=(systemd static k8s workflow prometheus)
-# Booting a throw-away systemd to run the unit for real (check-systemd-run.sh) needs
-# root with namespaces and cgroup2; ask for it with LINQ_SYNC_CHECK_SYSTEMD_RUN=1.
-if [ "${LINQ_SYNC_CHECK_SYSTEMD_RUN:-0}" = 1 ]; then
-	checks=(systemd systemd-run static k8s workflow prometheus)
-fi
+# systemd-run and package boot a throw-away systemd (root, namespaces, cgroup2) to run
+# the repository's unit and the installed .deb's unit for real.
+checks=(systemd systemd-run package static k8s workflow prometheus)
 failed=()
 for c in "${checks[@]}"; do
 	echo "==> scripts/check-$c.sh"

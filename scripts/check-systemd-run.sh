@@ -18,12 +18,21 @@
 #   - `systemd-analyze security` on the loaded unit scores 2.0 or lower;
 #   - `systemctl stop` ends it cleanly (exit status 0).
 #
+# With PACKAGE=dist/linq-sync_..._<arch>.deb it checks the package instead of the
+# repository's unit: `dpkg -i` inside the booted system installs it into a throw-away
+# root (copy-on-write overlays of /usr and /var/lib, a copy of /etc), its postinst
+# reloads that systemd and starts nothing, and the checks above then run on the
+# installed /usr/lib/systemd/system/linq-sync.service and /usr/bin/linq-sync, after
+# writing the token and env file as the postinst message says. Finally a second
+# `dpkg -i` over it keeps the edited /etc/linq-sync/subscriptions.yaml (a conffile),
+# and the service starts again with it.
+#
 # Nothing on the host changes: the booted systemd sees a copy of /etc, a private
-# /usr/local/bin, and private tmpfs on /tmp, /var/tmp, /run, /var/lib, /var/log,
-# /var/cache and /srv; it loads no unit but its own (SYSTEMD_UNIT_PATH) and runs no
-# generator. Needs root with CAP_SYS_ADMIN and cgroup2; skips (exit 0, saying so) where
-# namespaces cannot be made. Not part of check-deploy.sh unless
-# LINQ_SYNC_CHECK_SYSTEMD_RUN=1.
+# /usr/local/bin (or, for a package, overlays of /usr and /var/lib), and private tmpfs
+# on /tmp, /var/tmp, /run, /var/lib, /var/log, /var/cache and /srv; it loads no unit
+# but its own (SYSTEMD_UNIT_PATH; for a package, /usr/lib/systemd/system after them)
+# and runs no generator. Needs root with CAP_SYS_ADMIN and cgroup2; where namespaces
+# cannot be made it skips (exit 0, saying so), except in CI (CI=true), where it fails.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -39,8 +48,15 @@ need_cmd ip iproute2
 need_cmd curl curl
 [ -x /lib/systemd/systemd ] || die "/lib/systemd/systemd not found"
 if ! grep -qw cgroup2 /proc/filesystems || ! unshare --mount --pid --fork --cgroup true 2>/dev/null; then
+	[ "${CI:-}" != true ] || die "this machine cannot make the namespaces (or has no cgroup2)"
 	echo "check-systemd-run: skipped: this machine cannot make the namespaces (or has no cgroup2)"
 	exit 0
+fi
+PACKAGE=${PACKAGE:-}
+if [ -n "$PACKAGE" ]; then
+	[ -f "$PACKAGE" ] || die "$PACKAGE not found"
+	need_cmd dpkg dpkg
+	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null || true
 fi
 
 S=$(mktemp -d)
@@ -55,17 +71,29 @@ cleanup() {
 trap cleanup EXIT
 
 # The stage: binary, /etc copy with the config, token and env file, and the units.
-mkdir -p "$S/bin" "$S/units/linq-sync.service.d" "$S/empty"
-go build -o "$S/bin/linq-sync" ./cmd/linq-sync
+# For a package, only the .deb: the config, token and env file are written after it is
+# installed, and the binary and unit are the ones it installs.
+mkdir -p "$S/bin" "$S/units/linq-sync.service.d" "$S/empty" "$S/pkg"
 cp -a /etc "$S/etc"
 rm -rf "$S/etc/linq-sync"
-install -d -m 0755 "$S/etc/linq-sync"
-install -m 0644 examples/subscriptions.yaml "$S/etc/linq-sync/subscriptions.yaml"
-install -m 0600 /dev/null "$S/etc/linq-sync/token"
-echo test-token >"$S/etc/linq-sync/token"
-printf 'LINQ_API_V3_BASE_URL=http://127.0.0.1:4010\nLINQ_SYNC_LOG_LEVEL=debug\n' >"$S/etc/linq-sync/linq-sync.env"
-
-cp "${UNIT:-systemd/linq-sync.service}" "$S/units/linq-sync.service"
+if [ -n "$PACKAGE" ]; then
+	cp "$PACKAGE" "$S/pkg/linq-sync.deb"
+	mkdir -p "$S/usr.upper" "$S/usr.work" "$S/varlib.upper" "$S/varlib.work"
+	bin=/usr/bin/linq-sync
+	unit_path=/run/check/units:/usr/lib/systemd/system
+	wants=
+else
+	go build -o "$S/bin/linq-sync" ./cmd/linq-sync
+	install -d -m 0755 "$S/etc/linq-sync"
+	install -m 0644 examples/subscriptions.yaml "$S/etc/linq-sync/subscriptions.yaml"
+	install -m 0600 /dev/null "$S/etc/linq-sync/token"
+	echo test-token >"$S/etc/linq-sync/token"
+	printf 'LINQ_API_V3_BASE_URL=http://127.0.0.1:4010\nLINQ_SYNC_LOG_LEVEL=debug\n' >"$S/etc/linq-sync/linq-sync.env"
+	cp "${UNIT:-systemd/linq-sync.service}" "$S/units/linq-sync.service"
+	bin=/usr/local/bin/linq-sync
+	unit_path=/run/check/units
+	wants="mock-api.service linq-sync.service"
+fi
 cat >"$S/units/linq-sync.service.d/check.conf" <<'EOF'
 [Unit]
 After=mock-api.service
@@ -74,11 +102,11 @@ StandardOutput=append:/run/linq-sync.log
 StandardError=inherit
 WatchdogSec=3s
 EOF
-cat >"$S/units/mock-api.service" <<'EOF'
+cat >"$S/units/mock-api.service" <<EOF
 [Unit]
 Description=fake Linq API
 [Service]
-ExecStart=/usr/local/bin/linq-sync mock-api --listen 127.0.0.1:4010 --token test-token
+ExecStart=$bin mock-api --listen 127.0.0.1:4010 --token test-token
 StandardOutput=append:/run/mock-api.log
 StandardError=inherit
 EOF
@@ -86,19 +114,30 @@ for t in sysinit basic shutdown; do
 	printf '[Unit]\nDescription=%s (check)\nDefaultDependencies=no\n' "$t" >"$S/units/$t.target"
 done
 printf '[Unit]\nDescription=System Slice (check)\nDefaultDependencies=no\n' >"$S/units/system.slice"
-printf '[Unit]\nDescription=linq-sync check\nWants=mock-api.service linq-sync.service\n' >"$S/units/check.target"
+printf '[Unit]\nDescription=linq-sync check\nWants=%s\n' "$wants" >"$S/units/check.target"
+
+# The throw-away root's file systems: a private /usr/local/bin, or, for a package,
+# copy-on-write overlays of /usr and /var/lib (dpkg's database) for dpkg to write into.
+if [ -n "$PACKAGE" ]; then
+	root_mounts="mount -t overlay overlay -o lowerdir=/usr,upperdir=$S/usr.upper,workdir=$S/usr.work /usr
+for d in /var/log /var/cache /srv; do mount -t tmpfs -o mode=0755 tmpfs \"\$d\"; done
+mount -t overlay overlay -o lowerdir=/var/lib,upperdir=$S/varlib.upper,workdir=$S/varlib.work /var/lib"
+else
+	root_mounts="mount --bind $S/bin /usr/local/bin
+for d in /var/lib /var/log /var/cache /srv; do mount -t tmpfs -o mode=0755 tmpfs \"\$d\"; done"
+fi
 
 cat >"$S/boot.sh" <<EOF
 #!/bin/bash
 set -eu
 mount --make-rprivate /
 mount --bind "$S/etc" /etc
-mount --bind "$S/bin" /usr/local/bin
+$root_mounts
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /run/check/units /run/check/empty
+mkdir -p /run/check/units /run/check/empty /run/check/pkg
 mount --bind "$S/units" /run/check/units
+mount --bind "$S/pkg" /run/check/pkg
 for d in /tmp /var/tmp; do mount -t tmpfs -o mode=1777 tmpfs "\$d"; done
-for d in /var/lib /var/log /var/cache /srv; do mount -t tmpfs -o mode=0755 tmpfs "\$d"; done
 ip link set lo up
 umount -R /sys/fs/cgroup 2>/dev/null || true
 mount -t cgroup2 cgroup2 /sys/fs/cgroup
@@ -106,7 +145,7 @@ mount -t cgroup2 cgroup2 /sys/fs/cgroup
 # reach the services' namespaces as they do on a host.
 mount --make-rshared /
 exec env -i container=other PATH=/usr/sbin:/usr/bin:/sbin:/bin \\
-	SYSTEMD_UNIT_PATH=/run/check/units SYSTEMD_GENERATOR_PATH=/run/check/empty \\
+	SYSTEMD_UNIT_PATH=$unit_path SYSTEMD_GENERATOR_PATH=/run/check/empty \\
 	SYSTEMD_ENVIRONMENT_GENERATOR_PATH=/run/check/empty \\
 	/lib/systemd/systemd --system --unit=check.target --log-target=null
 EOF
@@ -152,6 +191,30 @@ metric_at_least() {
 	[ -n "$v" ] && awk -v v="$v" -v n="$2" 'BEGIN { exit !(v >= n) }'
 }
 
+# install_package: dpkg -i the package inside; its output goes to $S/dpkg.log.
+install_package() {
+	inside env DEBIAN_FRONTEND=noninteractive dpkg -i /run/check/pkg/linq-sync.deb >"$S/dpkg.log" 2>&1 ||
+		{ cat "$S/dpkg.log" >&2; die "dpkg -i $PACKAGE failed"; }
+}
+if [ -n "$PACKAGE" ]; then
+	install_package
+	grep -q 'installed, not started' "$S/dpkg.log" || { cat "$S/dpkg.log" >&2; die "the postinst did not say how to start the service"; }
+	state=$(inside systemctl show -p LoadState -p ActiveState -p UnitFileState -p FragmentPath linq-sync | sort | tr '\n' ' ')
+	[ "$state" = "ActiveState=inactive FragmentPath=/usr/lib/systemd/system/linq-sync.service LoadState=loaded UnitFileState=disabled " ] ||
+		show_failure "after dpkg -i: $state (want the unit loaded from the package, inactive, disabled)"
+	inside test -f /etc/linq-sync/subscriptions.yaml || die "the package did not install /etc/linq-sync/subscriptions.yaml"
+	# shellcheck disable=SC2016 # a dpkg-query format, not a shell expansion
+	inside dpkg-query -W -f='${Conffiles}\n' linq-sync | grep -q '^ /etc/linq-sync/subscriptions.yaml ' ||
+		die "/etc/linq-sync/subscriptions.yaml is not a conffile"
+	log "dpkg -i $(basename "$PACKAGE"): unit loaded from /usr/lib/systemd/system, not started, not enabled"
+	# What the postinst message tells the administrator to do (the token), plus the fake
+	# API's address for this check.
+	inside sh -c 'umask 077 && echo test-token >/etc/linq-sync/token'
+	inside sh -c 'printf "LINQ_API_V3_BASE_URL=http://127.0.0.1:4010\nLINQ_SYNC_LOG_LEVEL=debug\n" >/etc/linq-sync/linq-sync.env'
+	inside systemctl start mock-api
+	inside systemctl start --no-block linq-sync
+fi
+
 wait_for 30 "linq-sync.service active" sh -c "[ \"\$(nsenter -t $sd_pid -a systemctl is-active linq-sync)\" = active ]"
 log "linq-sync.service is active (READY=1 received) under systemd $(systemd-analyze --version | sed -n '1s/^systemd \([0-9]*\).*/\1/p')"
 
@@ -194,4 +257,19 @@ inside systemctl stop linq-sync
 result=$(inside systemctl show -p Result -p ExecMainStatus linq-sync | sort | tr '\n' ' ')
 [ "$result" = "ExecMainStatus=0 Result=success " ] || show_failure "after stop: $result"
 log "systemctl stop: clean exit"
-echo "check-systemd-run: ok (exposure $score)"
+
+if [ -n "$PACKAGE" ]; then
+	inside cp /etc/linq-sync/subscriptions.yaml /run/edited.yaml
+	install_package
+	inside cmp -s /etc/linq-sync/subscriptions.yaml /run/edited.yaml ||
+		die "a second dpkg -i replaced the edited /etc/linq-sync/subscriptions.yaml"
+	left=$(inside sh -c 'ls /etc/linq-sync/ | grep -E "\.dpkg-(new|dist|old)$"' || true)
+	[ -z "$left" ] || die "a second dpkg -i left $left beside the edited config"
+	grep -q 'upgraded' "$S/dpkg.log" || { cat "$S/dpkg.log" >&2; die "the postinst did not report the upgrade"; }
+	[ "$(inside systemctl is-active linq-sync || true)" = inactive ] || show_failure "the second dpkg -i started the service"
+	inside systemctl start linq-sync
+	inside grep -q '^      - message.read$' /etc/linq-sync/subscriptions.yaml || die "the edit is gone"
+	log "second dpkg -i: the edited conffile is kept (no .dpkg-new), nothing started; it starts again on it"
+	inside systemctl stop linq-sync
+fi
+echo "check-systemd-run: ok (exposure $score${PACKAGE:+, package $(basename "$PACKAGE")})"
