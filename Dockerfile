@@ -11,9 +11,9 @@
 # Build on the builder's own platform and cross-compile: no emulation for multi-arch.
 FROM --platform=$BUILDPLATFORM golang:1.26 AS build
 WORKDIR /src
-# Modules first, so source edits do not invalidate the download layer.
-COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+# No separate `go mod download` layer: go.mod also lists the packaging tool (nfpm) and
+# its modules, about 120 MB the binary never imports. The build fetches only the
+# modules it needs (about 6 MB) into the module cache mount, which outlives source edits.
 COPY . .
 ARG VERSION=dev
 ARG TARGETOS
