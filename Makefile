@@ -24,7 +24,7 @@ package:
 
 ## dist: the packages, plus linux and darwin tarballs (amd64, arm64) and dist/SHA256SUMS
 dist:
-	VERSION=$(VERSION) ./scripts/dist.sh packages tarballs sums
+	VERSION=$(VERSION) ./scripts/dist.sh packages tarballs sums verify
 
 ## image-check: build the image with podman from local stand-ins for its base images and run it
 image-check:

@@ -39,6 +39,7 @@ need_cmd podman podman
 need_cmd runc runc
 need_cmd busybox busybox-static
 need_cmd curl curl
+need_cmd ss iproute2
 export CONTAINERS_CONF=$PWD/scripts/podman/containers.conf
 
 VERSION=${VERSION:-0.0.0-check-image}
@@ -150,9 +151,16 @@ fi
 log "'linq-sync version' in the image: $(head -n1 <<<"$out"); no shell in the image"
 
 # Two free loopback ports: the fake API and the container's listener.
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 40000))
+		[ -n "$(ss -Htln "sport = :$p")" ] || { echo "$p"; return; }
+	done
+}
 api_port=$(free_port)
 port=$(free_port)
+[ "$port" != "$api_port" ] || port=$((api_port + 1))
 
 # The fake API on the host.
 go build -o "$work/linq-sync" ./cmd/linq-sync

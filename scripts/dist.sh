@@ -9,6 +9,7 @@
 #              and arm64: the binary, README, example config, unit, alerts, schema and
 #              completions
 #   sums       dist/SHA256SUMS over every .deb, .rpm and .tar.gz in dist/
+#   verify     check SHA256SUMS, and that this machine's tarball's binary prints $VERSION
 #
 # Every binary is built by scripts/build-static.sh (static, CGO_ENABLED=0, stripped,
 # -trimpath) and stamped with $VERSION, so `linq-sync version` prints it.
@@ -193,12 +194,24 @@ step_sums() {
 	log "$DIST/SHA256SUMS: $(wc -l <"$DIST/SHA256SUMS") files"
 }
 
-[ $# -gt 0 ] || die "usage: dist.sh version|packages|tarballs|sums..."
+# verify: SHA256SUMS matches, and this machine's tarball holds a binary that prints
+# $VERSION.
+step_verify() {
+	(cd "$DIST" && sha256sum --quiet -c SHA256SUMS) || die "$DIST/SHA256SUMS does not match"
+	local name out
+	name=linq-sync_${PKG_VERSION}_$(go env GOHOSTOS)_$(go env GOHOSTARCH)
+	out=$(tar -xzOf "$DIST/$name.tar.gz" "$name/linq-sync" >"$BUILD/verify" && chmod +x "$BUILD/verify" && "$BUILD/verify" version)
+	grep -qF -- "$VERSION" <<<"$out" || die "$name.tar.gz: 'linq-sync version' prints '$out', not $VERSION"
+	rm -f "$BUILD/verify"
+	log "SHA256SUMS verified; $name.tar.gz: $out"
+}
+
+[ $# -gt 0 ] || die "usage: dist.sh version|packages|tarballs|sums|verify..."
 mkdir -p "$DIST" "$BUILD"
 for s in "$@"; do
 	case $s in
 	version) echo "$PKG_VERSION" ;;
-	packages | tarballs | sums) "step_$s" ;;
+	packages | tarballs | sums | verify) "step_$s" ;;
 	*) die "unknown step $s" ;;
 	esac
 done
