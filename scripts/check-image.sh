@@ -59,6 +59,9 @@ cleanup() {
 	podman rm -f -t 0 "$name" >/dev/null 2>&1 || true
 	podman volume rm -f "$volume" >/dev/null 2>&1 || true
 	[ -z "$mock_pid" ] || kill "$mock_pid" 2>/dev/null || true
+	# Untagged images (earlier builds' stages, replaced stand-ins) would pile up run
+	# after run; the tagged ones stay for the next run's layer cache.
+	podman image prune -f >/dev/null 2>&1 || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
