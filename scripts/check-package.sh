@@ -66,6 +66,20 @@ if grep -qE '^\./(var|usr/lib/sysusers\.d|usr/lib/tmpfiles\.d)/' <<<"$(dpkg-deb 
 fi
 log "contents: binary, unit on /usr/bin, one conffile, alerts, schema${want[6]:+, completions}"
 
+# The .rpm, built from the same configuration, if rpm is here to read it: the same
+# files, and the config file marked %config(noreplace).
+if command -v rpm >/dev/null 2>&1; then
+	ARCHES=$arch FORMATS=rpm ./scripts/dist.sh packages
+	rpmfile=${deb%.deb}.rpm
+	files=$(rpm -qp --qf '[%{FILEFLAGS:fflags} %{FILENAMES}\n]' "$rpmfile")
+	for f in /usr/bin/linq-sync /usr/lib/systemd/system/linq-sync.service /usr/share/linq-sync/alerts.yaml; do
+		grep -qE " $f\$" <<<"$files" || { printf '%s\n' "$files" >&2; die "$rpmfile lacks $f"; }
+	done
+	grep -qx 'cn /etc/linq-sync/subscriptions.yaml' <<<"$files" ||
+		{ printf '%s\n' "$files" >&2; die "$rpmfile: /etc/linq-sync/subscriptions.yaml is not %config(noreplace)"; }
+	log "$rpmfile: same files; subscriptions.yaml is %config(noreplace)"
+fi
+
 # 3. lintian, unprivileged (it warns when run as root), with a private HOME.
 home=$(mktemp -d)
 trap 'rm -rf "$home"' EXIT

@@ -8,7 +8,7 @@
 #   tarballs   dist/linq-sync_<version>_<os>_<arch>.tar.gz for linux and darwin, amd64
 #              and arm64: the binary, README, example config, unit, alerts, schema and
 #              completions
-#   sums       dist/SHA256SUMS over every .deb, .rpm and .tar.gz in dist/
+#   sums       dist/SHA256SUMS over this version's .deb, .rpm and .tar.gz files in dist/
 #   verify     check SHA256SUMS, and that this machine's tarball's binary prints $VERSION
 #
 # Every binary is built by scripts/build-static.sh (static, CGO_ENABLED=0, stripped,
@@ -189,7 +189,9 @@ step_tarballs() {
 }
 
 step_sums() {
-	(cd "$DIST" && find . -maxdepth 1 -type f \( -name '*.deb' -o -name '*.rpm' -o -name '*.tar.gz' \) -printf '%f\n' |
+	# This version's files only: dist/ may still hold an earlier build's.
+	(cd "$DIST" && find . -maxdepth 1 -type f -name "linq-sync_${PKG_VERSION}_*" \
+		\( -name '*.deb' -o -name '*.rpm' -o -name '*.tar.gz' \) -printf '%f\n' |
 		LC_ALL=C sort | xargs -r sha256sum >SHA256SUMS)
 	log "$DIST/SHA256SUMS: $(wc -l <"$DIST/SHA256SUMS") files"
 }
