@@ -191,16 +191,8 @@ show_failure() {
 	podman logs "$name" >&2 || true
 	die "$*"
 }
-# wait_for SECONDS DESCRIPTION CMD...: poll CMD until it succeeds or the deadline passes.
-wait_for() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || show_failure "timed out waiting for: $what"
-		[ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ] || show_failure "the container exited"
-		sleep 0.2
-	done
-}
+# still_running: for wait_for (lib.sh).
+still_running() { [ "$(podman inspect -f '{{.State.Running}}' "$name")" = true ]; }
 wait_for 30 "/readyz on 127.0.0.1:$port" curl -fsS "http://127.0.0.1:$port/readyz"
 
 pid=$(podman inspect -f '{{.State.Pid}}' "$name")

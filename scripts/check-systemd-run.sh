@@ -171,15 +171,6 @@ show_failure() {
 	inside cat /run/linq-sync.log >&2 || true
 	die "$*"
 }
-# wait_for SECONDS DESCRIPTION CMD...: poll CMD until it succeeds or the deadline passes.
-wait_for() {
-	local deadline=$((SECONDS + $1)) what=$2
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		[ "$SECONDS" -lt "$deadline" ] || show_failure "timed out waiting for: $what"
-		sleep 0.2
-	done
-}
 # metric SERIES: the value of one series on /metrics (empty when absent).
 metric() {
 	inside curl -s http://127.0.0.1:9464/metrics | awk -v s="$1" '$1 == s { print $2 }'

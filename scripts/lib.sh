@@ -35,3 +35,20 @@ need_cmd() {
 
 # repo_root prints the repository's top directory (the parent of scripts/).
 repo_root() { cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd; }
+
+# wait_for SECONDS DESCRIPTION CMD...: poll CMD every 0.2 s until it succeeds. Past the
+# deadline it fails through the caller's show_failure (which prints the service's state)
+# if there is one, else die; a caller's still_running, if defined, is asked each round,
+# so a process that has exited fails at once instead of at the deadline.
+wait_for() {
+	local deadline=$((SECONDS + $1)) what=$2 fail=die
+	shift 2
+	declare -F show_failure >/dev/null && fail=show_failure
+	until "$@" >/dev/null 2>&1; do
+		[ "$SECONDS" -lt "$deadline" ] || "$fail" "timed out waiting for: $what"
+		if declare -F still_running >/dev/null && ! still_running; then
+			"$fail" "it exited while waiting for: $what"
+		fi
+		sleep 0.2
+	done
+}
