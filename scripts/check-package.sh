@@ -35,6 +35,8 @@ deb=dist/linq-sync_$(./scripts/dist.sh version)_$arch.deb
 log "$deb: $(stat -c %s "$deb") bytes"
 
 # 2. Contents.
+home=$(mktemp -d)
+trap 'rm -rf "$home"' EXIT
 listing=$(dpkg-deb -c "$deb" | awk '{ print $1, $NF }')
 want=(
 	'-rwxr-xr-x ./usr/bin/linq-sync'
@@ -56,6 +58,12 @@ fi
 for w in "${want[@]}"; do
 	grep -qxF -- "$w" <<<"$listing" || { printf '%s\n' "$listing" >&2; die "$deb lacks: $w"; }
 done
+if [ -n "${want[6]:-}" ]; then
+	# The bash completion loads and registers itself for linq-sync.
+	dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/share/bash-completion/completions/linq-sync >"$home/completion.bash"
+	bash -c '. "$1" && complete -p linq-sync' _ "$home/completion.bash" >/dev/null ||
+		die "the packaged bash completion does not register a completion for linq-sync"
+fi
 conffiles=$(dpkg-deb --info "$deb" conffiles)
 [ "$conffiles" = /etc/linq-sync/subscriptions.yaml ] || die "conffiles are '$conffiles', want /etc/linq-sync/subscriptions.yaml"
 if grep -q '/usr/local/bin' <(dpkg-deb --fsys-tarfile "$deb" | tar -xOf - ./usr/lib/systemd/system/linq-sync.service); then
@@ -64,7 +72,7 @@ fi
 if grep -qE '^\./(var|usr/lib/sysusers\.d|usr/lib/tmpfiles\.d)/' <<<"$(dpkg-deb -c "$deb" | awk '{ print $NF }')"; then
 	die "the package ships files under /var or sysusers/tmpfiles snippets: DynamicUser= and StateDirectory= need none"
 fi
-log "contents: binary, unit on /usr/bin, one conffile, alerts, schema${want[6]:+, completions}"
+log "contents: binary, unit on /usr/bin, one conffile, alerts, schema${want[6]:+, completions (bash registers)}"
 
 # The .rpm, built from the same configuration, if rpm is here to read it: the same
 # files, and the config file marked %config(noreplace).
@@ -81,8 +89,6 @@ if command -v rpm >/dev/null 2>&1; then
 fi
 
 # 3. lintian, unprivileged (it warns when run as root), with a private HOME.
-home=$(mktemp -d)
-trap 'rm -rf "$home"' EXIT
 chown nobody "$home"
 lint() { setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$home" lintian "$@" "$(realpath "$deb")" 2>&1; }
 rc=0
