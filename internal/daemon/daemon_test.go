@@ -964,8 +964,10 @@ func TestAReadErrorOtherThanMissingIsAFailedReload(t *testing.T) {
 	waitFor(t, "first reconcile", func() bool { return h.rec.count() == 1 })
 	fail.Store(true)
 	h.sendReload()
+	// The failure is counted, then logged: wait for both.
 	waitFor(t, "the failed reload", func() bool {
-		return metric(t, h.reg, "linq_sync_config_reloads_total", "result", "failure") == 1
+		return metric(t, h.reg, "linq_sync_config_reloads_total", "result", "failure") == 1 &&
+			len(h.logs.lines(t, "config reload failed; keeping the last good config")) > 0
 	})
 	failed := h.logs.lines(t, "config reload failed; keeping the last good config")
 	if len(failed) != 1 || !strings.Contains(fmt.Sprint(failed[0]["err"]), "too many open files") {
