@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/version"
 )
 
@@ -260,7 +261,7 @@ func suggestFlags(cmd *cobra.Command, name string, short bool) []string {
 		switch {
 		case len(name) >= 2 && strings.HasPrefix(f.Name, name):
 			prefixed = append(prefixed, "--"+f.Name)
-		case editDistance(name, f.Name) <= limit:
+		case config.EditDistance(name, f.Name) <= limit:
 			near = append(near, "--"+f.Name)
 		}
 	})
@@ -268,32 +269,6 @@ func suggestFlags(cmd *cobra.Command, name string, short bool) []string {
 		return prefixed
 	}
 	return near
-}
-
-// editDistance is the optimal-string-alignment distance between a and b:
-// insertions, deletions, substitutions and swaps of neighbours cost 1.
-func editDistance(a, b string) int {
-	prev2 := make([]int, len(b)+1)
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(b)]
 }
 
 // errorf prints a CLI error with an optional hint line and returns ExitError.

@@ -2,9 +2,10 @@ package config
 
 import "strings"
 
-// editDistance is the optimal-string-alignment distance between a and b:
+// EditDistance is the optimal-string-alignment distance between a and b:
 // insertions, deletions, substitutions and swaps of neighbours each cost 1.
-func editDistance(a, b string) int {
+// The command line's suggestions for mistyped flags use it too.
+func EditDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
 	// Three rows suffice: the current one and the two before it.
 	prev2 := make([]int, len(rb)+1)
@@ -70,7 +71,7 @@ func closest(s string, candidates []string) string {
 	}
 	best, bestD := "", -1
 	for _, c := range candidates {
-		d := editDistance(ns, normalizeKey(c))
+		d := EditDistance(ns, normalizeKey(c))
 		limit := max(1, len([]rune(c))/3)
 		if d > limit {
 			continue

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 
 	"github.com/linq-sync/linq-sync/internal/config"
@@ -35,8 +36,5 @@ func LeaderOnly(r Reconciler, lead func() (context.Context, bool), log *slog.Log
 	})
 }
 
-type lostLease struct{}
-
-func (lostLease) Error() string { return "lost the leader lease" }
-
-var errLostLease error = lostLease{}
+// errLostLease is the cause of a reconcile cancelled by a lost lease.
+var errLostLease = errors.New("lost the leader lease")

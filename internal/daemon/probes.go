@@ -149,31 +149,33 @@ func (p *Probes) Run(ctx context.Context) {
 		p.mu.Lock()
 		interval, changed := p.interval, p.changed
 		p.mu.Unlock()
-		var fire <-chan time.Time
-		var t *time.Ticker
-		if interval > 0 {
-			t = time.NewTicker(interval)
-			fire = t.C
-		}
-		stop := func() {
-			if t != nil {
-				t.Stop()
-			}
-		}
-		select {
-		case <-ctx.Done():
-			stop()
+		if !p.wait(ctx, interval, changed, tick) {
 			return
-		case <-changed:
-			stop()
-			continue
-		case now := <-fire:
-			stop()
-			select {
-			case tick <- now:
-			case <-ctx.Done():
-				return
-			}
+		}
+	}
+}
+
+// wait waits for the next probe time and hands it to tick, or for the
+// interval to change; it reports false once ctx ends. With no interval it
+// waits only for a change.
+func (p *Probes) wait(ctx context.Context, interval time.Duration, changed <-chan struct{}, tick chan<- time.Time) bool {
+	var fire <-chan time.Time // nil while probing is off: never fires
+	if interval > 0 {
+		t := time.NewTimer(interval)
+		defer t.Stop()
+		fire = t.C
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case <-changed:
+		return true
+	case now := <-fire:
+		select {
+		case tick <- now:
+			return true
+		case <-ctx.Done():
+			return false
 		}
 	}
 }

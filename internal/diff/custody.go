@@ -131,8 +131,10 @@ func Rotate(p Plan, names []string) (Plan, []string) {
 	}
 	out := p
 	out.Changes = make([]Change, 0, len(p.Changes)+len(want))
+	updated := map[string]bool{} // rotated entries that were not in sync
 	for _, c := range p.Changes {
 		if c.Action == ActionUpdate && want[c.Name] {
+			updated[c.Name] = true
 			continue
 		}
 		out.Changes = append(out.Changes, c)
@@ -142,7 +144,7 @@ func Rotate(p Plan, names []string) (Plan, []string) {
 		if !want[m.Name] {
 			continue
 		}
-		if !hasUpdate(p, m.Name) {
+		if !updated[m.Name] {
 			inSync++
 		}
 		c := newCreate(m.Desired)
@@ -152,15 +154,6 @@ func Rotate(p Plan, names []string) (Plan, []string) {
 	out.InSync -= inSync
 	slices.SortStableFunc(out.Changes, compareChanges)
 	return out, unknown
-}
-
-func hasUpdate(p Plan, name string) bool {
-	for _, c := range p.Changes {
-		if c.Action == ActionUpdate && c.Name == name {
-			return true
-		}
-	}
-	return false
 }
 
 // Lost returns the custody entries whose secret is lost.

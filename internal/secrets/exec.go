@@ -203,7 +203,13 @@ func (e *Exec) run(ctx context.Context, in execInput) error {
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 16 << 10}
 	cmd.WaitDelay = time.Second
 	err = cmd.Run()
-	if s := strings.TrimSpace(stderr.String()); s != "" {
+	// A program that echoes its input (a debugging `cat >&2`) must not put
+	// the secret into the log: its stderr is logged with the secret cut out.
+	out := stderr.String()
+	if in.SigningSecret != "" {
+		out = strings.ReplaceAll(out, in.SigningSecret, "[redacted]")
+	}
+	if s := strings.TrimSpace(out); s != "" {
 		e.log.Warn("secret program wrote to stderr", "program", e.argv[0], "name", in.Name, "stderr", s)
 	}
 	switch {

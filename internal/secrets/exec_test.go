@@ -64,7 +64,7 @@ func TestExecHandsTheSecretOnStdinAndJournalsTheRecord(t *testing.T) {
 }
 
 func TestExecFailureKeepsTheIntentAndNeverLogsTheSecret(t *testing.T) {
-	prog := script(t, "echo 'vault sealed' >&2\nexit 3\n")
+	prog := script(t, "echo 'vault sealed' >&2\ncat >&2\nexit 3\n")
 	var logged strings.Builder
 	e, err := OpenExec(prog, t.TempDir(), OpenOptions{Logger: testLogger(&logged)})
 	if err != nil {
