@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -74,15 +73,6 @@ func ExplainForbidden(err error) error {
 		return fmt.Errorf("%w (the Role in deploy/kubernetes/rbac.yaml grants what linq-sync needs)", err)
 	}
 	return err
-}
-
-// NewClient returns a typed clientset for cfg.
-func NewClient(cfg *rest.Config) (kubernetes.Interface, error) {
-	c, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("kubernetes client: %w", err)
-	}
-	return c, nil
 }
 
 // PodNamespace returns the namespace of the pod linq-sync runs in, read from

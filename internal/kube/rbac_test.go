@@ -18,11 +18,13 @@ import (
 
 // applyShippedRBAC creates deploy/kubernetes/rbac.yaml's objects in ns, as
 // `kubectl apply -n ns -f rbac.yaml` would, and returns a client that
-// authenticates as the ServiceAccount it creates, the way the pod does.
+// authenticates as the ServiceAccount it creates, the way the pod does. It
+// is client-go's full clientset, not Client, so that the test can also try
+// the verbs linq-sync never uses and the Role must refuse.
 func applyShippedRBAC(t *testing.T, srv *kubetest.Server, ns string) kubernetes.Interface {
 	t.Helper()
 	srv.ApplyFile(t, ns, "../../deploy/kubernetes/rbac.yaml")
-	c, err := NewClient(srv.ServiceAccountConfig(t, ns, "linq-sync"))
+	c, err := kubernetes.NewForConfig(srv.ServiceAccountConfig(t, ns, "linq-sync"))
 	if err != nil {
 		t.Fatal(err)
 	}

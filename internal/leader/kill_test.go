@@ -13,9 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/linq-sync/linq-sync/internal/kube"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 )
 
@@ -36,7 +36,7 @@ func helperMain() int {
 		BearerToken:     os.Getenv("HELPER_TOKEN"),
 		TLSClientConfig: rest.TLSClientConfig{CAData: []byte(os.Getenv("HELPER_CA"))},
 	}
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := kube.NewClient(cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

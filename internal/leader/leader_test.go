@@ -3,6 +3,7 @@ package leader
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/retry"
 
+	"github.com/linq-sync/linq-sync/internal/kube"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 )
 
@@ -59,7 +61,9 @@ type replica struct {
 	started  atomic.Int32 // times OnStarted was called
 	stopped  atomic.Int32 // times OnStopped was called
 	runErr   error
-	cut      *atomic.Bool // when set, every API call fails as if the pod were gone
+	cut      *atomic.Bool  // when set, every API call fails as if the pod were gone
+	loseNext *atomic.Bool  // when set, the next update is stored but its answer lost
+	lost     chan struct{} // receives once that answer has been lost
 	workCtxs chan context.Context
 	observed chan string // leaders this replica observed
 }
@@ -71,10 +75,10 @@ func startReplica(t *testing.T, cfg *rest.Config, ns string, w *workers) *replic
 
 func startReplicaTimed(t *testing.T, cfg *rest.Config, ns string, w *workers, lease, renew, retry time.Duration) *replica {
 	t.Helper()
-	r := &replica{done: make(chan struct{}), cut: new(atomic.Bool), workCtxs: make(chan context.Context, 10), observed: make(chan string, 10)}
+	r := &replica{done: make(chan struct{}), cut: new(atomic.Bool), loseNext: new(atomic.Bool), lost: make(chan struct{}, 1), workCtxs: make(chan context.Context, 10), observed: make(chan string, 10)}
 	cfg = rest.CopyConfig(cfg)
-	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return cutTransport{rt, r.cut} }
-	client, err := kubernetes.NewForConfig(cfg)
+	cfg.WrapTransport = func(rt http.RoundTripper) http.RoundTripper { return cutTransport{rt, r.cut, r.loseNext, r.lost} }
+	client, err := kube.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +95,7 @@ func startReplicaTimed(t *testing.T, cfg *rest.Config, ns string, w *workers, le
 			w.work(ctx)
 		},
 		OnStopped: func() { r.stopped.Add(1) },
+		Logger:    slog.New(slog.NewTextHandler(testLog{t}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		OnNewLeader: func(id string) {
 			select {
 			case r.observed <- id:
@@ -111,14 +116,34 @@ func startReplicaTimed(t *testing.T, cfg *rest.Config, ns string, w *workers, le
 	return r
 }
 
+// testLog writes an Elector's log lines to the test's log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
+}
+
 type cutTransport struct {
-	rt  http.RoundTripper
-	cut *atomic.Bool
+	rt       http.RoundTripper
+	cut      *atomic.Bool
+	loseNext *atomic.Bool
+	lost     chan<- struct{}
 }
 
 func (c cutTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if c.cut.Load() {
 		return nil, errors.New("test: connection cut")
+	}
+	if req.Method == http.MethodPut && c.loseNext.CompareAndSwap(true, false) {
+		resp, err := c.rt.RoundTrip(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		// The answer is held back until the caller gives up on it.
+		c.lost <- struct{}{}
+		<-req.Context().Done()
+		return nil, req.Context().Err()
 	}
 	return c.rt.RoundTrip(req)
 }
@@ -300,7 +325,7 @@ func TestLosingTheLeaseCancelsTheLeadersContextAndItCampaignsAgain(t *testing.T)
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	// New makes no API calls: a client for an address nobody serves will do.
-	client, err := kubernetes.NewForConfig(&rest.Config{Host: "https://127.0.0.1:1"})
+	client, err := kube.NewClient(&rest.Config{Host: "https://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,13 +403,17 @@ func TestElectionNeedsOnlyTheShippedRole(t *testing.T) {
 func TestWithoutTheRoleTheLockErrorNamesThePermissionAndTheRole(t *testing.T) {
 	srv := kubetest.Shared(t)
 	ns := srv.Namespace(t)
-	e, err := New(Options{Client: srv.Client(t, kubetest.Limited), Namespace: ns, Identity: "limited-1",
+	c, err := kube.NewClient(srv.Config(kubetest.Limited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Client: c, Namespace: ns, Identity: "limited-1",
 		LeaseDuration: testLease, RenewDeadline: testRenew, RetryPeriod: testRetry,
 		OnStarted: func(ctx context.Context) { t.Error("a replica without the Role leads") }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.lock.Get(context.Background())
+	_, err = e.read(context.Background())
 	for _, want := range []string{
 		`User "limited" cannot get resource "leases" in API group "coordination.k8s.io" in the namespace "` + ns + `"`,
 		"deploy/kubernetes/rbac.yaml",

@@ -38,7 +38,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/retry"
 
 	"github.com/linq-sync/linq-sync/internal/kube"
@@ -72,7 +71,7 @@ const (
 
 // Store keeps secrets in the Secrets of one namespace.
 type Store struct {
-	client    kubernetes.Interface
+	client    *kube.Client
 	namespace string
 	prefix    string
 	readOnly  bool
@@ -83,7 +82,7 @@ var _ secrets.Store = (*Store)(nil)
 
 // New returns a store writing to namespace through client. An empty prefix
 // means DefaultPrefix. It makes no API call.
-func New(client kubernetes.Interface, namespace, prefix string, opts secrets.OpenOptions) (*Store, error) {
+func New(client *kube.Client, namespace, prefix string, opts secrets.OpenOptions) (*Store, error) {
 	if prefix == "" {
 		prefix = DefaultPrefix
 	}
@@ -148,7 +147,7 @@ func (s *Store) Probe(ctx context.Context) error {
 	}
 	sec := s.newSecret(probeNameSuffix)
 	sec.Data = map[string][]byte{KeySecret: make([]byte, secrets.ProbeSize)}
-	_, err := s.client.CoreV1().Secrets(s.namespace).Create(ctx, sec, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+	_, err := s.client.Secrets(s.namespace).Create(ctx, sec, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("%s cannot take a secret: %w", s, kube.ExplainForbidden(err))
 	}
@@ -290,7 +289,7 @@ func (s *Store) Load(ctx context.Context) (map[string]secrets.Entry, error) {
 	out := map[string]secrets.Entry{}
 	opts := metav1.ListOptions{LabelSelector: managedBySelector + "," + LabelKept + "!=" + keptArchive}
 	for {
-		list, err := s.client.CoreV1().Secrets(s.namespace).List(ctx, opts)
+		list, err := s.client.Secrets(s.namespace).List(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("list the Secrets of %s: %w", s, kube.ExplainForbidden(err))
 		}
@@ -320,7 +319,7 @@ func (s *Store) Secret(ctx context.Context, name string) (string, error) {
 	if err := s.checkName(name); err != nil {
 		return "", err
 	}
-	sec, err := s.client.CoreV1().Secrets(s.namespace).Get(ctx, s.SecretName(name), metav1.GetOptions{})
+	sec, err := s.client.Secrets(s.namespace).Get(ctx, s.SecretName(name), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("secret of %q: %w", name, secrets.ErrNotHeld)
 	}
@@ -400,7 +399,7 @@ func (s *Store) newSecret(name string) *corev1.Secret {
 // is set, and otherwise there is nothing to do. change returns false when
 // nothing needs writing.
 func (s *Store) modify(ctx context.Context, name string, create bool, change func(*corev1.Secret) (bool, error)) error {
-	api := s.client.CoreV1().Secrets(s.namespace)
+	api := s.client.Secrets(s.namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sec, err := api.Get(ctx, s.SecretName(name), metav1.GetOptions{})
 		switch {

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/linq-sync/linq-sync/internal/kube"
 	"github.com/linq-sync/linq-sync/internal/kubetest"
 	"github.com/linq-sync/linq-sync/internal/secrets"
 )
@@ -48,7 +49,7 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) open(t *testing.T, cfg *rest.Config, opts secrets.OpenOptions) *Store {
 	t.Helper()
-	c, err := kubernetes.NewForConfig(cfg)
+	c, err := kube.NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestAConflictingUpdateIsRetriedWithAFreshRead(t *testing.T) {
 
 func TestLoadIgnoresOtherPrefixesAndReportsAMismatch(t *testing.T) {
 	e := newEnv(t)
-	c, _ := kubernetes.NewForConfig(e.cfg)
+	c, _ := kube.NewClient(e.cfg)
 	other, err := New(c, e.ns, "other-", secrets.OpenOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -351,7 +352,7 @@ func TestReadOnlyRefusesWritesAndStillLoads(t *testing.T) {
 
 func TestNamesAndNamespacesThatCannotBeSecretNamesAreRefused(t *testing.T) {
 	// No API call is made: a client for an address nobody serves will do.
-	c, err := kubernetes.NewForConfig(&rest.Config{Host: "https://127.0.0.1:1"})
+	c, err := kube.NewClient(&rest.Config{Host: "https://127.0.0.1:1"})
 	if err != nil {
 		t.Fatal(err)
 	}
