@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -21,7 +19,7 @@ import (
 //
 // It is client-go's REST client, with client-go's configuration, transport,
 // authentication, retries and error types, over a scheme that knows just
-// these kinds. client-go's clientset registers every built-in API type at
+// these kinds (types.go). client-go's clientset registers every built-in API type at
 // start, and its leaderelection package links the informers of every API
 // group: together they made the binary four times larger and cost every
 // command, Kubernetes or not, about 17 MiB of resident memory.
@@ -38,10 +36,10 @@ var (
 )
 
 func init() {
-	scheme.AddKnownTypes(corev1.SchemeGroupVersion, &corev1.Secret{}, &corev1.SecretList{})
-	metav1.AddToGroupVersion(scheme, corev1.SchemeGroupVersion)
-	scheme.AddKnownTypes(coordinationv1.SchemeGroupVersion, &coordinationv1.Lease{})
-	metav1.AddToGroupVersion(scheme, coordinationv1.SchemeGroupVersion)
+	scheme.AddKnownTypes(CoreV1, &Secret{}, &SecretList{})
+	metav1.AddToGroupVersion(scheme, CoreV1)
+	scheme.AddKnownTypes(CoordinationV1, &Lease{})
+	metav1.AddToGroupVersion(scheme, CoordinationV1)
 }
 
 // NewClient returns a Client for cfg. Its two REST clients share one HTTP
@@ -58,11 +56,11 @@ func NewClient(cfg *rest.Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
-	core, err := restClient(c, hc, "/api", corev1.SchemeGroupVersion)
+	core, err := restClient(c, hc, "/api", CoreV1)
 	if err != nil {
 		return nil, err
 	}
-	coordination, err := restClient(c, hc, "/apis", coordinationv1.SchemeGroupVersion)
+	coordination, err := restClient(c, hc, "/apis", CoordinationV1)
 	if err != nil {
 		return nil, err
 	}
@@ -83,27 +81,27 @@ func restClient(base *rest.Config, hc *http.Client, apiPath string, gv schema.Gr
 
 // Secrets returns the Secrets of namespace.
 func (c *Client) Secrets(namespace string) Secrets {
-	return Secrets{objects[*corev1.Secret]{c.core, namespace, "secrets", func() *corev1.Secret { return &corev1.Secret{} }}}
+	return Secrets{objects[*Secret]{c.core, namespace, "secrets", func() *Secret { return &Secret{} }}}
 }
 
 // Leases returns the Leases of namespace.
 func (c *Client) Leases(namespace string) Leases {
-	return Leases{objects[*coordinationv1.Lease]{c.coordination, namespace, "leases", func() *coordinationv1.Lease { return &coordinationv1.Lease{} }}}
+	return Leases{objects[*Lease]{c.coordination, namespace, "leases", func() *Lease { return &Lease{} }}}
 }
 
 // Secrets gets, lists, creates and updates the Secrets of one namespace.
 // The methods have the signatures of client-go's typed client.
-type Secrets struct{ objects[*corev1.Secret] }
+type Secrets struct{ objects[*Secret] }
 
 // List lists the Secrets that opts select.
-func (s Secrets) List(ctx context.Context, opts metav1.ListOptions) (*corev1.SecretList, error) {
-	out := &corev1.SecretList{}
+func (s Secrets) List(ctx context.Context, opts metav1.ListOptions) (*SecretList, error) {
+	out := &SecretList{}
 	err := s.rc.Get().Namespace(s.namespace).Resource(s.resource).VersionedParams(&opts, params).Do(ctx).Into(out)
 	return out, err
 }
 
 // Leases gets, creates and updates the Leases of one namespace.
-type Leases struct{ objects[*coordinationv1.Lease] }
+type Leases struct{ objects[*Lease] }
 
 // objects are the namespaced objects of one resource.
 type objects[T runtime.Object] struct {

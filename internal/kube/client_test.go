@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -30,10 +28,10 @@ func TestClientSecretsRoundTrip(t *testing.T) {
 	if _, err := secrets.Get(ctx, "absent", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Fatalf("get a missing Secret: err = %v, want NotFound", err)
 	}
-	mk := func(name, label string) *corev1.Secret {
-		return &corev1.Secret{
+	mk := func(name, label string) *Secret {
+		return &Secret{
 			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": label}},
-			Type:       corev1.SecretTypeOpaque,
+			Type:       SecretTypeOpaque,
 			Data:       map[string][]byte{"k": []byte(name)},
 		}
 	}
@@ -94,7 +92,7 @@ func TestClientSecretsRoundTrip(t *testing.T) {
 	if _, err := secrets.Update(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
 		t.Errorf("update from a stale read: err = %v, want Conflict", err)
 	}
-	if _, err := secrets.Update(ctx, &corev1.Secret{}, metav1.UpdateOptions{}); err == nil {
+	if _, err := secrets.Update(ctx, &Secret{}, metav1.UpdateOptions{}); err == nil {
 		t.Error("update of a Secret without a name: no error")
 	}
 }
@@ -105,9 +103,9 @@ func TestClientLeasesRoundTrip(t *testing.T) {
 	leases := newTestClient(t, srv, kubetest.Admin).Leases(ns)
 	ctx := context.Background()
 	id := "me"
-	l, err := leases.Create(ctx, &coordinationv1.Lease{
+	l, err := leases.Create(ctx, &Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: "l"},
-		Spec:       coordinationv1.LeaseSpec{HolderIdentity: &id, LeaseDurationSeconds: ptr(int32(15))},
+		Spec:       LeaseSpec{HolderIdentity: &id, LeaseDurationSeconds: ptr(int32(15))},
 	}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatalf("create Lease: %v", err)

@@ -37,7 +37,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	coordinationv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -94,8 +93,8 @@ type Elector struct {
 
 	// What this replica last saw of the Lease, and when (its own clock).
 	// Only the campaigning goroutine touches these.
-	current    *coordinationv1.Lease // as last read or written, to base updates on
-	observed   []byte                // its spec, to tell a change from a re-read
+	current    *kube.Lease // as last read or written, to base updates on
+	observed   []byte      // its spec, to tell a change from a re-read
 	observedAt time.Time
 	reported   string // the holder last passed to OnNewLeader
 }
@@ -291,7 +290,7 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context) bool {
 
 	l, err := e.read(ctx)
 	if apierrors.IsNotFound(err) {
-		l = &coordinationv1.Lease{
+		l = &kube.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: e.opts.Name, Namespace: e.opts.Namespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "linq-sync"}},
 			Spec:       e.spec(now, now, 0),
 		}
@@ -336,7 +335,7 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context) bool {
 
 // read gets the Lease; a Forbidden error says where the permissions it lacks
 // are granted.
-func (e *Elector) read(ctx context.Context) (*coordinationv1.Lease, error) {
+func (e *Elector) read(ctx context.Context) (*kube.Lease, error) {
 	l, err := e.leases.Get(ctx, e.opts.Name, metav1.GetOptions{})
 	return l, kube.ExplainForbidden(err)
 }
@@ -353,8 +352,8 @@ func (e *Elector) logWriteError(what string, err error) {
 }
 
 // spec is the Lease record naming this replica as holder.
-func (e *Elector) spec(acquired, renewed time.Time, transitions int32) coordinationv1.LeaseSpec {
-	return coordinationv1.LeaseSpec{
+func (e *Elector) spec(acquired, renewed time.Time, transitions int32) kube.LeaseSpec {
+	return kube.LeaseSpec{
 		HolderIdentity:       ptr(e.opts.Identity),
 		LeaseDurationSeconds: ptr(int32(e.opts.LeaseDuration / time.Second)),
 		AcquireTime:          ptr(metav1.NewMicroTime(acquired)),
@@ -367,7 +366,7 @@ func (e *Elector) spec(acquired, renewed time.Time, transitions int32) coordinat
 // one seen before, the lease counts from now, by this replica's own clock:
 // the renewTime written by another replica's clock is never compared with
 // this one's.
-func (e *Elector) see(l *coordinationv1.Lease) {
+func (e *Elector) see(l *kube.Lease) {
 	e.current = l
 	raw, err := json.Marshal(l.Spec)
 	if err != nil || !bytes.Equal(raw, e.observed) {
@@ -447,7 +446,7 @@ func (e *Elector) lead(ctx context.Context) {
 	}
 }
 
-func holderOf(l *coordinationv1.Lease) string {
+func holderOf(l *kube.Lease) string {
 	if l.Spec.HolderIdentity == nil {
 		return ""
 	}

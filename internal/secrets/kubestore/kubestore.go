@@ -34,7 +34,6 @@ import (
 	"strings"
 	"sync"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -169,7 +168,7 @@ func (s *Store) Intend(ctx context.Context, in secrets.Intent) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.modify(ctx, in.Name, true, func(sec *corev1.Secret) (bool, error) {
+	err = s.modify(ctx, in.Name, true, func(sec *kube.Secret) (bool, error) {
 		sec.Annotations[AnnotationPending] = string(b)
 		return true, nil
 	})
@@ -190,7 +189,7 @@ func (s *Store) Abandon(ctx context.Context, name string) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err := s.modify(ctx, name, false, func(sec *corev1.Secret) (bool, error) {
+	err := s.modify(ctx, name, false, func(sec *kube.Secret) (bool, error) {
 		if _, ok := sec.Annotations[AnnotationPending]; !ok {
 			return false, nil
 		}
@@ -224,7 +223,7 @@ func (s *Store) Put(ctx context.Context, rec secrets.Record, secret string, keep
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.modify(ctx, rec.Name, true, func(sec *corev1.Secret) (bool, error) {
+	err = s.modify(ctx, rec.Name, true, func(sec *kube.Secret) (bool, error) {
 		old, hasOld := record(sec)
 		if hasOld && old.SubscriptionID != "" && old.SubscriptionID != rec.SubscriptionID && len(sec.Data[KeySecret]) > 0 {
 			switch keep {
@@ -266,7 +265,7 @@ func (s *Store) archive(ctx context.Context, name string, old secrets.Record, se
 	if err != nil {
 		return err
 	}
-	err = s.modify(ctx, as, true, func(sec *corev1.Secret) (bool, error) {
+	err = s.modify(ctx, as, true, func(sec *kube.Secret) (bool, error) {
 		sec.Labels[LabelName] = name
 		sec.Labels[LabelKept] = keptArchive
 		sec.Data[KeySecret] = secret
@@ -337,7 +336,7 @@ func (s *Store) Secret(ctx context.Context, name string) (string, error) {
 }
 
 // entry reads what a Secret holds.
-func entry(sec *corev1.Secret, name string) (secrets.Entry, error) {
+func entry(sec *kube.Secret, name string) (secrets.Entry, error) {
 	e := secrets.Entry{Name: name}
 	if p, ok := sec.Annotations[AnnotationPending]; ok {
 		var in secrets.Intent
@@ -360,7 +359,7 @@ func entry(sec *corev1.Secret, name string) (secrets.Entry, error) {
 
 // record returns the record annotation; ok is false when there is none or
 // it does not parse (then the secret counts as unverified, never trusted).
-func record(sec *corev1.Secret) (secrets.Record, bool) {
+func record(sec *kube.Secret) (secrets.Record, bool) {
 	var r secrets.Record
 	v, ok := sec.Annotations[AnnotationRecord]
 	if !ok || json.Unmarshal([]byte(v), &r) != nil {
@@ -369,26 +368,26 @@ func record(sec *corev1.Secret) (secrets.Record, bool) {
 	return r, true
 }
 
-func managed(sec *corev1.Secret) bool { return sec.Labels[LabelManagedBy] == ManagedBy }
+func managed(sec *kube.Secret) bool { return sec.Labels[LabelManagedBy] == ManagedBy }
 
 func (s *Store) unmanaged(secretName string) error {
 	return fmt.Errorf("Secret %s/%s exists without the label %s=%s; not overwriting it: %s", s.namespace, secretName, LabelManagedBy, ManagedBy, unmanagedSecretHint)
 }
 
 // newSecret returns an empty managed Secret for name.
-func (s *Store) newSecret(name string) *corev1.Secret {
+func (s *Store) newSecret(name string) *kube.Secret {
 	base := name
 	if i := strings.IndexByte(name, '.'); i >= 0 {
 		base = name[:i]
 	}
-	return &corev1.Secret{
+	return &kube.Secret{
 		ObjectMeta: metav1.ObjectMeta{
 			Name:        s.SecretName(name),
 			Namespace:   s.namespace,
 			Labels:      map[string]string{LabelManagedBy: ManagedBy, LabelName: base},
 			Annotations: map[string]string{},
 		},
-		Type: corev1.SecretTypeOpaque,
+		Type: kube.SecretTypeOpaque,
 		Data: map[string][]byte{},
 	}
 }
@@ -398,7 +397,7 @@ func (s *Store) newSecret(name string) *corev1.Secret {
 // wrote in between). When the Secret does not exist it is created if create
 // is set, and otherwise there is nothing to do. change returns false when
 // nothing needs writing.
-func (s *Store) modify(ctx context.Context, name string, create bool, change func(*corev1.Secret) (bool, error)) error {
+func (s *Store) modify(ctx context.Context, name string, create bool, change func(*kube.Secret) (bool, error)) error {
 	api := s.client.Secrets(s.namespace)
 	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
 		sec, err := api.Get(ctx, s.SecretName(name), metav1.GetOptions{})
@@ -414,7 +413,7 @@ func (s *Store) modify(ctx context.Context, name string, create bool, change fun
 			_, err = api.Create(ctx, sec, metav1.CreateOptions{})
 			if apierrors.IsAlreadyExists(err) {
 				// Created in between: read it afresh, as for a conflict.
-				return apierrors.NewConflict(corev1.Resource("secrets"), sec.Name, err)
+				return apierrors.NewConflict(kube.CoreV1.WithResource("secrets").GroupResource(), sec.Name, err)
 			}
 			return err
 		case err != nil:
