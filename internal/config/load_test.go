@@ -506,3 +506,43 @@ func TestProbeIntervalAndVerifyBeforeMove(t *testing.T) {
 		t.Errorf("non-boolean verify_before_move: %q", diags.Error())
 	}
 }
+
+func TestLoadWithCallsAfterDecodeOnceTheYAMLIsParsed(t *testing.T) {
+	good, err := os.ReadFile("../../examples/subscriptions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		data      string
+		wantCalls int
+	}{
+		{"valid file", string(good), 1},
+		{"file with invalid entries", "version: 1\nsubscriptions:\n  - name: a\n", 1},
+		{"invalid YAML", "version: 1\nsubscriptions: [\n", 0},
+		{"empty file", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "subs.yaml")
+			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			got, gotDiags, err := LoadWith(path, LoadOptions{AfterDecode: func() { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != tt.wantCalls {
+				t.Errorf("AfterDecode called %d times, want %d", calls, tt.wantCalls)
+			}
+			want, wantDiags, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotDiags, wantDiags) {
+				t.Errorf("LoadWith = %+v, %v; Load = %+v, %v", got, gotDiags, want, wantDiags)
+			}
+		})
+	}
+}
