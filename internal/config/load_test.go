@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestParseReadsTheExampleFile(t *testing.T) {
@@ -544,5 +545,14 @@ func TestLoadWithCallsAfterDecodeOnceTheYAMLIsParsed(t *testing.T) {
 				t.Errorf("LoadWith = %+v, %v; Load = %+v, %v", got, gotDiags, want, wantDiags)
 			}
 		})
+	}
+}
+
+func TestHasSpaceOrControlMatchesUnicode(t *testing.T) {
+	for _, s := range []string{"", "https://h.example/a", "https://h.example/a b", "x\ty", "x\x7f", "x\u0085", "x\u00a0y", "caf\u00e9", "\u2028", "\u3000", "https://hôte.example/é", "\xff"} {
+		want := strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+		if got := hasSpaceOrControl(s); got != want {
+			t.Errorf("hasSpaceOrControl(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

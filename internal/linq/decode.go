@@ -452,11 +452,13 @@ func decodeItem(raw []byte) (Subscription, error) {
 
 // fromWire checks a decoded subscription object and converts it.
 func fromWire(w *wireSubscription) (Subscription, error) {
-	switch {
-	case w.ID == nil || *w.ID == "":
+	if w.ID == nil || *w.ID == "" {
 		return Subscription{}, errors.New("no id")
-	case CheckID(*w.ID) != nil:
-		return Subscription{}, CheckID(*w.ID)
+	}
+	if err := CheckID(*w.ID); err != nil {
+		return Subscription{}, err
+	}
+	switch {
 	case w.TargetURL == nil || *w.TargetURL == "":
 		return Subscription{}, fmt.Errorf("subscription %q: no target_url", *w.ID)
 	case w.SubscribedEvents == nil:

@@ -31,7 +31,7 @@ func fastList(body []byte) (subs []Subscription, ok bool) {
 	}
 	// Sized for the items the answer appears to hold; a wrong guess costs
 	// only capacity.
-	hint := min(bytes.Count(body, []byte(`"id"`)), maxListItems)
+	hint := min(bytes.Count(body, []byte{'{'}), maxListItems)
 	subs = make([]Subscription, 0, hint)
 	seen := make(map[string]struct{}, hint)
 	// last is where the reference decoder would start a new step: no step
