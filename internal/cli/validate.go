@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/linq-sync/linq-sync/internal/config"
+	"github.com/linq-sync/linq-sync/internal/oneshot"
 	"github.com/linq-sync/linq-sync/internal/planfmt"
 )
 
@@ -58,7 +59,7 @@ func validateRun(_ context.Context, o *ValidateOptions) int {
 	if err := oneOf(o.Output, validateFormats...); err != nil {
 		return errorf(env, fmt.Errorf("-o: %w", err), "")
 	}
-	cfg, diags, err := config.Load(file)
+	cfg, diags, err := config.LoadWith(file, config.LoadOptions{AfterDecode: oneshot.Collect})
 	if err != nil {
 		if o.Output == "github" {
 			planfmt.GitHubDiagnostics(env.Stdout, config.Diagnostics{{File: file, Message: err.Error()}})

@@ -45,6 +45,22 @@ const (
 // problem with the content is a Diagnostic. The Config is nil when the
 // diagnostics hold an error.
 func Load(path string) (*Config, Diagnostics, error) {
+	return LoadWith(path, LoadOptions{})
+}
+
+// LoadOptions tune LoadWith; the zero value is Load.
+type LoadOptions struct {
+	// AfterDecode, when set, is called once the file's YAML tree is built
+	// and before it is turned into a Config. That is when the YAML
+	// parser's own garbage can be collected: a process that collects only
+	// when told to (a one-shot command) collects there, so that its heap
+	// peaks at the tree instead of at the tree, the parser's garbage and
+	// the Config together.
+	AfterDecode func()
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opts LoadOptions) (*Config, Diagnostics, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("load config: %w", err)
@@ -74,7 +90,7 @@ func Load(path string) (*Config, Diagnostics, error) {
 	if len(data) > MaxFileSize {
 		return nil, Diagnostics{tooLarge(path, -1)}, nil
 	}
-	cfg, ds := Parse(path, data)
+	cfg, ds := parse(path, data, opts.AfterDecode)
 	return cfg, ds, nil
 }
 
@@ -82,7 +98,13 @@ func Load(path string) (*Config, Diagnostics, error) {
 // Config.Path). It returns every problem at once; the Config is nil when the
 // diagnostics hold an error. Parse does no I/O.
 func Parse(name string, data []byte) (*Config, Diagnostics) {
-	p := &parser{file: name, data: data}
+	return parse(name, data, nil)
+}
+
+// parse is Parse, calling afterDecode (when set) once the YAML tree is
+// built.
+func parse(name string, data []byte, afterDecode func()) (*Config, Diagnostics) {
+	p := &parser{file: name, data: data, afterDecode: afterDecode}
 	cfg := p.parseFile()
 	ds := p.result()
 	if ds.HasErrors() {
@@ -107,6 +129,8 @@ type parser struct {
 	dropped *Diagnostic // the first diagnostic over maxReported
 	nDrop   int
 	items   []item // scratch for strList
+	// afterDecode is LoadOptions.AfterDecode.
+	afterDecode func()
 }
 
 func (p *parser) add(line, col int, path string, sev Severity, msg string) {
@@ -187,6 +211,9 @@ func (p *parser) parseFile() *Config {
 	root := doc.Content[0]
 	if !p.checkAliases(root) {
 		return nil
+	}
+	if p.afterDecode != nil {
+		p.afterDecode()
 	}
 	return p.root(root)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 )
 
 func TestParseReadsTheExampleFile(t *testing.T) {
@@ -504,5 +505,54 @@ func TestProbeIntervalAndVerifyBeforeMove(t *testing.T) {
 	_, diags = Parse("s.yaml", []byte(strings.Replace(doc, "verify_before_move: true", "verify_before_move: 1", 1)))
 	if !strings.Contains(diags.Error(), "s.yaml:7:25: subscriptions[0].verify_before_move: must be a boolean") {
 		t.Errorf("non-boolean verify_before_move: %q", diags.Error())
+	}
+}
+
+func TestLoadWithCallsAfterDecodeOnceTheYAMLIsParsed(t *testing.T) {
+	good, err := os.ReadFile("../../examples/subscriptions.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		data      string
+		wantCalls int
+	}{
+		{"valid file", string(good), 1},
+		{"file with invalid entries", "version: 1\nsubscriptions:\n  - name: a\n", 1},
+		{"invalid YAML", "version: 1\nsubscriptions: [\n", 0},
+		{"empty file", "", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "subs.yaml")
+			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			calls := 0
+			got, gotDiags, err := LoadWith(path, LoadOptions{AfterDecode: func() { calls++ }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if calls != tt.wantCalls {
+				t.Errorf("AfterDecode called %d times, want %d", calls, tt.wantCalls)
+			}
+			want, wantDiags, err := Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(gotDiags, wantDiags) {
+				t.Errorf("LoadWith = %+v, %v; Load = %+v, %v", got, gotDiags, want, wantDiags)
+			}
+		})
+	}
+}
+
+func TestHasSpaceOrControlMatchesUnicode(t *testing.T) {
+	for _, s := range []string{"", "https://h.example/a", "https://h.example/a b", "x\ty", "x\x7f", "x\u0085", "x\u00a0y", "caf\u00e9", "\u2028", "\u3000", "https://hôte.example/é", "\xff"} {
+		want := strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+		if got := hasSpaceOrControl(s); got != want {
+			t.Errorf("hasSpaceOrControl(%q) = %v, want %v", s, got, want)
+		}
 	}
 }

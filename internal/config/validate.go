@@ -634,6 +634,18 @@ func isE164(s string) bool {
 	return true
 }
 
+// hasSpaceOrControl reports whether s holds a space or control character
+// (unicode.IsSpace, unicode.IsControl). Printable ASCII, almost every byte
+// of a URL, is checked without decoding.
+func hasSpaceOrControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c >= 0x7f {
+			return strings.ContainsFunc(s[i:], func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) })
+		}
+	}
+	return false
+}
+
 // checkTargetURL returns what is wrong with a target URL, or "". Messages
 // never repeat a user name or password found in the URL.
 func checkTargetURL(s string) string {
@@ -644,7 +656,7 @@ func checkTargetURL(s string) string {
 		return "must not be empty"
 	case len(s) > MaxURLLength && utf8.RuneCountInString(s) > MaxURLLength: // never more runes than bytes
 		return fmt.Sprintf("is %d characters long; the limit is %d", utf8.RuneCountInString(s), MaxURLLength)
-	case strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }):
+	case hasSpaceOrControl(s):
 		return fmt.Sprintf("%s must not contain spaces or control characters (percent-encode a space as %%20)", shown())
 	}
 	if !strings.HasPrefix(s, "https://") {

@@ -260,7 +260,7 @@ func (nopObserver) ObserveRetry(string)                                  {}
 // List returns every subscription of the account.
 func (c *Client) List(ctx context.Context) ([]Subscription, error) {
 	r := &request{method: http.MethodGet, path: routeSubscriptions, endpoint: endpointSubscriptions, maxBody: maxListBody, idempotent: true,
-		decode: func(body io.Reader) (any, error) { return decodeListFrom(body) }}
+		decode: func(body io.Reader, size int64) (any, error) { return decodeListAnswer(body, size) }}
 	res, _, err := c.do(ctx, r)
 	if err != nil {
 		return nil, fmt.Errorf("list subscriptions: %w", err)
@@ -448,9 +448,11 @@ type request struct {
 	secretBody bool
 	// discardBody marks a call whose success body is not read (delete).
 	discardBody bool
-	// decode, when set, decodes a success body as it is read, so that the
-	// body is never held whole (the list, up to maxBody).
-	decode func(io.Reader) (any, error)
+	// decode, when set, decodes a success body from its reader, given the
+	// length the answer declares (-1 when unknown), so that the body is
+	// held whole only when the decoder chooses to (the list, up to
+	// maxBody, only when it declares a moderate length).
+	decode func(body io.Reader, size int64) (any, error)
 }
 
 // response is a success answer, its body read. For a request with a
@@ -657,7 +659,11 @@ func (c *Client) attempt(ctx context.Context, r *request) (ar attemptResult) {
 // whole answer was read and decoded.
 func (c *Client) decodeAttempt(ctx, actx context.Context, r *request, resp *http.Response, limit int64) attemptResult {
 	rec := &recordingReader{r: io.LimitReader(resp.Body, limit+1)}
-	v, err := r.decode(rec)
+	size := resp.ContentLength
+	if size > limit {
+		size = -1 // over the cap: read as it comes until the cap says no
+	}
+	v, err := r.decode(rec, size)
 	ar := attemptResult{resp: resp, body: rec.head, sent: true}
 	switch {
 	case rec.err != nil:

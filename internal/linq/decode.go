@@ -54,9 +54,48 @@ func (s *stepReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decodeList decodes the answer to a list call held in memory.
+// decodeList decodes the answer to a list call held in memory: with
+// fastList when the answer has the plain shape it reads, else with
+// decodeListFrom. The result is the same either way.
 func decodeList(body []byte) ([]Subscription, error) {
+	if subs, ok := fastList(body); ok {
+		return subs, nil
+	}
 	return decodeListFrom(bytes.NewReader(body))
+}
+
+// maxWholeList is the largest list answer read whole before it is decoded,
+// which lets decodeList take its fast path: 16 MiB holds a list of
+// maxListItems subscriptions as the API writes them. Only an answer that
+// declares its length is read whole, so that memory stays bounded by that
+// length; any other is decoded as it is read.
+const maxWholeList = 16 << 20
+
+// decodeListAnswer decodes the answer to a list call from r, whose length is
+// size (-1 when unknown). An answer that declares a length of at most
+// maxWholeList is read into one buffer of that size and decoded with
+// decodeList; any other with decodeListFrom as it arrives.
+func decodeListAnswer(r io.Reader, size int64) ([]Subscription, error) {
+	if size < 0 || size > maxWholeList {
+		return decodeListFrom(r)
+	}
+	body := make([]byte, size)
+	n, err := io.ReadFull(r, body)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		// Shorter than declared. An HTTP body reports that as an error of
+		// its own, which the caller sees; decode what there is.
+		return decodeList(body[:n])
+	case err != nil:
+		return nil, err
+	}
+	var one [1]byte
+	if m, _ := io.ReadFull(r, one[:]); m > 0 {
+		// Longer than declared (an HTTP body never is): decode it all as
+		// it arrives.
+		return decodeListFrom(io.MultiReader(bytes.NewReader(body), bytes.NewReader(one[:]), r))
+	}
+	return decodeList(body)
 }
 
 // decodeListFrom decodes the answer to a list call, {"subscriptions":
@@ -413,11 +452,13 @@ func decodeItem(raw []byte) (Subscription, error) {
 
 // fromWire checks a decoded subscription object and converts it.
 func fromWire(w *wireSubscription) (Subscription, error) {
-	switch {
-	case w.ID == nil || *w.ID == "":
+	if w.ID == nil || *w.ID == "" {
 		return Subscription{}, errors.New("no id")
-	case CheckID(*w.ID) != nil:
-		return Subscription{}, CheckID(*w.ID)
+	}
+	if err := CheckID(*w.ID); err != nil {
+		return Subscription{}, err
+	}
+	switch {
 	case w.TargetURL == nil || *w.TargetURL == "":
 		return Subscription{}, fmt.Errorf("subscription %q: no target_url", *w.ID)
 	case w.SubscribedEvents == nil:
