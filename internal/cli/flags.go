@@ -349,9 +349,10 @@ func newProber(concurrency int) *probe.Prober {
 // loadConfig loads and validates the file, printing its diagnostics to
 // stderr. A missing default file gets a hint on how to name another.
 func loadConfig(env Env, path string, isDefault bool) (*config.Config, bool) {
-	// The YAML parser's garbage is collected once the tree is built, and
-	// the tree once the Config is.
-	cfg, diags, err := config.LoadWith(path, config.LoadOptions{AfterDecode: oneshot.Collect})
+	// The YAML parser's garbage is collected once the tree is built (or,
+	// in the streamed load, as it piles up), and the tree once the Config
+	// is.
+	cfg, diags, err := config.LoadWith(path, config.LoadOptions{AfterDecode: oneshot.Collect, BetweenGroups: oneshot.CollectIfGrown})
 	oneshot.Collect()
 	if err != nil {
 		hint := ""

@@ -59,7 +59,7 @@ func validateRun(_ context.Context, o *ValidateOptions) int {
 	if err := oneOf(o.Output, validateFormats...); err != nil {
 		return errorf(env, fmt.Errorf("-o: %w", err), "")
 	}
-	cfg, diags, err := config.LoadWith(file, config.LoadOptions{AfterDecode: oneshot.Collect})
+	cfg, diags, err := config.LoadWith(file, config.LoadOptions{AfterDecode: oneshot.Collect, BetweenGroups: oneshot.CollectIfGrown})
 	if err != nil {
 		if o.Output == "github" {
 			planfmt.GitHubDiagnostics(env.Stdout, config.Diagnostics{{File: file, Message: err.Error()}})

@@ -57,6 +57,12 @@ type LoadOptions struct {
 	// peaks at the tree instead of at the tree, the parser's garbage and
 	// the Config together.
 	AfterDecode func()
+	// BetweenGroups, when set, is called by the streamed load of a large
+	// file (streamed.go) each time a group of entries has been turned into
+	// Subscriptions: their YAML tree and the parser's garbage have just
+	// been dropped. The streamed load builds no whole tree, so AfterDecode
+	// is called only when the file is loaded the ordinary way.
+	BetweenGroups func()
 }
 
 // LoadWith is Load with options.
@@ -90,7 +96,7 @@ func LoadWith(path string, opts LoadOptions) (*Config, Diagnostics, error) {
 	if len(data) > MaxFileSize {
 		return nil, Diagnostics{tooLarge(path, -1)}, nil
 	}
-	cfg, ds := parse(path, data, opts.AfterDecode)
+	cfg, ds := parse(path, data, opts)
 	return cfg, ds, nil
 }
 
@@ -98,13 +104,12 @@ func LoadWith(path string, opts LoadOptions) (*Config, Diagnostics, error) {
 // Config.Path). It returns every problem at once; the Config is nil when the
 // diagnostics hold an error. Parse does no I/O.
 func Parse(name string, data []byte) (*Config, Diagnostics) {
-	return parse(name, data, nil)
+	return parse(name, data, LoadOptions{})
 }
 
-// parse is Parse, calling afterDecode (when set) once the YAML tree is
-// built.
-func parse(name string, data []byte, afterDecode func()) (*Config, Diagnostics) {
-	p := &parser{file: name, data: data, afterDecode: afterDecode}
+// parse is Parse with the hooks of opts.
+func parse(name string, data []byte, opts LoadOptions) (*Config, Diagnostics) {
+	p := &parser{file: name, data: data, afterDecode: opts.AfterDecode, betweenGroups: opts.BetweenGroups}
 	cfg := p.parseFile()
 	ds := p.result()
 	if ds.HasErrors() {
@@ -129,8 +134,14 @@ type parser struct {
 	dropped *Diagnostic // the first diagnostic over maxReported
 	nDrop   int
 	items   []item // scratch for strList
-	// afterDecode is LoadOptions.AfterDecode.
-	afterDecode func()
+	// afterDecode and betweenGroups are LoadOptions'.
+	afterDecode, betweenGroups func()
+	// The streamed load (streamed.go): the file's layout, whether it gave
+	// up, and what to call between groups of entries.
+	stream       *stream
+	streamFailed bool
+	collect      func()
+	noStream     bool // load the ordinary way only
 }
 
 func (p *parser) add(line, col int, path string, sev Severity, msg string) {
@@ -193,6 +204,11 @@ func (p *parser) parseFile() *Config {
 	}
 	if !p.checkEncoding() {
 		return nil
+	}
+	if !p.noStream {
+		if cfg, ok := p.parseStreamed(p.betweenGroups); ok {
+			return cfg
+		}
 	}
 	doc, second, err := decode(p.data)
 	if err != nil {

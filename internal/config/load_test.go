@@ -508,20 +508,22 @@ func TestProbeIntervalAndVerifyBeforeMove(t *testing.T) {
 	}
 }
 
-func TestLoadWithCallsAfterDecodeOnceTheYAMLIsParsed(t *testing.T) {
+func TestLoadWithCallsItsHooksWhereGarbageIsDropped(t *testing.T) {
 	good, err := os.ReadFile("../../examples/subscriptions.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name      string
-		data      string
-		wantCalls int
+		name                 string
+		data                 string
+		wantCalls, wantGroup int
 	}{
-		{"valid file", string(good), 1},
-		{"file with invalid entries", "version: 1\nsubscriptions:\n  - name: a\n", 1},
-		{"invalid YAML", "version: 1\nsubscriptions: [\n", 0},
-		{"empty file", "", 0},
+		// A valid file is streamed: no whole tree, a call per group.
+		{"valid file", string(good), 0, 1},
+		{"file with invalid entries", "version: 1\nsubscriptions:\n  - name: a\n", 1, 0},
+		{"valid file in flow style", "version: 1\nsubscriptions: []\n", 1, 0},
+		{"invalid YAML", "version: 1\nsubscriptions: [\n", 0, 0},
+		{"empty file", "", 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -529,13 +531,13 @@ func TestLoadWithCallsAfterDecodeOnceTheYAMLIsParsed(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.data), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			calls := 0
-			got, gotDiags, err := LoadWith(path, LoadOptions{AfterDecode: func() { calls++ }})
+			calls, groups := 0, 0
+			got, gotDiags, err := LoadWith(path, LoadOptions{AfterDecode: func() { calls++ }, BetweenGroups: func() { groups++ }})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if calls != tt.wantCalls {
-				t.Errorf("AfterDecode called %d times, want %d", calls, tt.wantCalls)
+			if calls != tt.wantCalls || groups != tt.wantGroup {
+				t.Errorf("AfterDecode called %d times and BetweenGroups %d, want %d and %d", calls, groups, tt.wantCalls, tt.wantGroup)
 			}
 			want, wantDiags, err := Load(path)
 			if err != nil {

@@ -266,6 +266,13 @@ func (p *parser) root(n *yaml.Node) *Config {
 		p.errorf(f.val, topLoc("subscriptions"), "must be a list of subscriptions, got %s", describe(seq))
 		return cfg
 	}
+	if p.stream != nil {
+		if !p.streamEntries(cfg) {
+			p.streamFailed = true
+			return nil
+		}
+		return cfg
+	}
 	if len(seq.Content) > MaxSubscriptions {
 		p.errorf(f.val, topLoc("subscriptions"), "has %d entries; at most %d are allowed", len(seq.Content), MaxSubscriptions)
 		return cfg

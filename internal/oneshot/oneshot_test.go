@@ -2,7 +2,10 @@ package oneshot
 
 import (
 	"bytes"
+	"io"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"testing"
 )
 
@@ -106,5 +109,46 @@ func TestApplyOutputIsNotBuffered(t *testing.T) {
 	w, _ := Setup([]string{"apply"}, &out, noEnv)
 	if w != &out {
 		t.Error("apply's stdout was wrapped; it reports as it goes")
+	}
+}
+
+func gcCycles() uint64 {
+	s := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+var sink [][]byte
+
+func TestCollectIfGrownCollectsOnlyPastTheGrowthLimit(t *testing.T) {
+	restoreGC(t)
+	// Without Setup's GC policy it never collects.
+	sink = nil
+	for range 2 * GrowthLimit >> 16 {
+		sink = append(sink, make([]byte, 64<<10))
+	}
+	sink = nil
+	before := gcCycles()
+	CollectIfGrown()
+	if got := gcCycles(); got != before {
+		t.Errorf("collected %d times without the one-shot policy, want 0", got-before)
+	}
+
+	Setup([]string{"plan"}, io.Discard, noEnv)
+	runtime.GC() // start from a collection: nothing beyond the live heap
+	before = gcCycles()
+	sink = append(sink, make([]byte, GrowthLimit/4))
+	CollectIfGrown()
+	if got := gcCycles(); got != before {
+		t.Errorf("collected %d times with a quarter of the growth limit of garbage, want 0", got-before)
+	}
+	sink = nil
+	for range 2 * GrowthLimit >> 16 {
+		sink = append(sink, make([]byte, 64<<10))
+	}
+	sink = nil
+	CollectIfGrown()
+	if got := gcCycles(); got <= before {
+		t.Error("did not collect with twice the growth limit of garbage")
 	}
 }
