@@ -116,10 +116,9 @@ func TestSchemaListsTheKnownEventTypes(t *testing.T) {
 	}
 }
 
-// TestExamplesAndGoldenConfigsSatisfyTheSchema validates every shipped
-// config against the schema, and against the loader.
-func TestExamplesAndGoldenConfigsSatisfyTheSchema(t *testing.T) {
-	sch := compileSchema(t)
+// shippedConfigs returns the example and golden config files.
+func shippedConfigs(t *testing.T) []string {
+	t.Helper()
 	var files []string
 	for _, pattern := range []string{"../../examples/*.yaml", "testdata/*.yaml"} {
 		m, err := filepath.Glob(pattern)
@@ -128,6 +127,14 @@ func TestExamplesAndGoldenConfigsSatisfyTheSchema(t *testing.T) {
 		}
 		files = append(files, m...)
 	}
+	return files
+}
+
+// TestExamplesAndGoldenConfigsSatisfyTheSchema validates every shipped
+// config against the schema, and against the loader.
+func TestExamplesAndGoldenConfigsSatisfyTheSchema(t *testing.T) {
+	sch := compileSchema(t)
+	files := shippedConfigs(t)
 	if len(files) < 4 {
 		t.Fatalf("found only %d files: %q", len(files), files)
 	}

@@ -96,14 +96,7 @@ func TestStreamedLoadOfLargeFiles(t *testing.T) {
 }
 
 func TestStreamedLoadOfTheShippedAndCorpusFiles(t *testing.T) {
-	var files []string
-	for _, pattern := range []string{"../../examples/*.yaml", "testdata/*.yaml"} {
-		m, err := filepath.Glob(pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, m...)
-	}
+	files := shippedConfigs(t)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {

@@ -24,6 +24,16 @@ func getLease(t *testing.T, c kubernetes.Interface, ns string) *coordinationv1.L
 	return l
 }
 
+// never fails the test if cond holds at any poll during d.
+func never(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			t.Fatal(what)
+		}
+	}
+}
+
 func TestTheLeaseRecordIsWrittenAsClientGoWritesIt(t *testing.T) {
 	srv := kubetest.Shared(t)
 	ns := srv.Namespace(t)
@@ -125,13 +135,7 @@ func TestElectsAlongsideClientGosLeaderElector(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("our replica did not observe the old leader")
 	}
-	deadline := time.Now().Add(3 * testRetry)
-	for time.Now().Before(deadline) {
-		if ours.e.IsLeader() {
-			t.Fatal("our replica leads while client-go's holds the lease")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	never(t, 3*testRetry, "our replica leads while client-go's holds the lease", ours.e.IsLeader)
 	// The old replica stops and releases; ours takes over at its next try.
 	old.cancel()
 	<-old.done
@@ -140,16 +144,9 @@ func TestElectsAlongsideClientGosLeaderElector(t *testing.T) {
 	// And the other way round: a client-go elector follows ours, then takes
 	// over once ours releases.
 	other := startClientGoElector(t, srv.Client(t, kubetest.Admin), ns, "other-old", &w)
-	deadline = time.Now().Add(3 * testRetry)
-	for time.Now().Before(deadline) {
-		if other.leading.Load() {
-			t.Fatal("client-go's elector leads while ours holds the lease")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	never(t, 3*testRetry, "client-go's elector leads while ours holds the lease", other.leading.Load)
 	ours.cancel()
 	<-ours.done
-	t.Logf("after release: %+v", getLease(t, srv.Client(t, kubetest.Admin), ns).Spec)
 	eventually(t, testLease, "client-go's elector leading after ours released", other.leading.Load)
 	if w.overlap.Load() {
 		t.Error("two replicas ran the leader's work at once")
