@@ -350,10 +350,10 @@ func newProber(concurrency int) *probe.Prober {
 // stderr. A missing default file gets a hint on how to name another.
 func loadConfig(env Env, path string, isDefault bool) (*config.Config, bool) {
 	// The YAML parser's garbage is collected once the tree is built (or,
-	// in the streamed load, as it piles up), and the tree once the Config
-	// is.
+	// in the streamed load, as it piles up), and what is left of the load
+	// once the Config is, its memory kept for the list and the plan.
 	cfg, diags, err := config.LoadWith(path, config.LoadOptions{AfterDecode: oneshot.Collect, BetweenGroups: oneshot.CollectIfGrown})
-	oneshot.Collect()
+	oneshot.CollectForReuse()
 	if err != nil {
 		hint := ""
 		if isDefault && isNotExist(err) {

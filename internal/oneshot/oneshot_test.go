@@ -152,3 +152,18 @@ func TestCollectIfGrownCollectsOnlyPastTheGrowthLimit(t *testing.T) {
 		t.Error("did not collect with twice the growth limit of garbage")
 	}
 }
+
+func TestCollectForReuseCollectsOnlyUnderTheOneShotPolicy(t *testing.T) {
+	restoreGC(t)
+	before := gcCycles()
+	CollectForReuse()
+	if got := gcCycles(); got != before {
+		t.Errorf("collected %d times without the one-shot policy, want 0", got-before)
+	}
+	Setup([]string{"validate"}, io.Discard, noEnv)
+	before = gcCycles()
+	CollectForReuse()
+	if got := gcCycles(); got <= before {
+		t.Error("did not collect under the one-shot policy")
+	}
+}
