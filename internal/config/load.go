@@ -269,6 +269,11 @@ func (p *parser) checkEncoding() bool {
 		p.add(1, 1, "", SeverityError, "file is UTF-16; save it as UTF-8")
 		return false
 	}
+	// Almost every config is printable ASCII, tabs and line breaks: find
+	// that out without counting lines, which only a problem needs.
+	if plainASCII(data) {
+		return true
+	}
 	line, col := 1, 1
 	for i := 0; i < len(data); {
 		// ASCII (almost every byte of a config) is checked without
@@ -297,6 +302,16 @@ func (p *parser) checkEncoding() bool {
 			col++
 		}
 		i += size
+	}
+	return true
+}
+
+// plainASCII reports whether data is only printable ASCII, tab, CR and LF.
+func plainASCII(data []byte) bool {
+	for _, c := range data {
+		if c < 0x20 && c != '\n' && c != '\t' && c != '\r' || c > 0x7e {
+			return false
+		}
 	}
 	return true
 }

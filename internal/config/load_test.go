@@ -558,3 +558,24 @@ func TestHasSpaceOrControlMatchesUnicode(t *testing.T) {
 		}
 	}
 }
+
+func TestPlainASCIIMatchesTheCharacterCheck(t *testing.T) {
+	for _, s := range []string{"", "version: 1\n", "a\tb\r\n", "\x00", "\x1f", "\x7f", "caf\u00e9", "\u0085", "~ !"} {
+		want := true
+		for _, r := range s {
+			if r > 0x7e || r < 0x20 && r != '\n' && r != '\t' && r != '\r' {
+				want = false
+			}
+		}
+		if got := plainASCII([]byte(s)); got != want {
+			t.Errorf("plainASCII(%q) = %v, want %v", s, got, want)
+		}
+		// Whatever the fast path says, the full check agrees on plain input.
+		if want {
+			p := &parser{file: "f", data: []byte(s)}
+			if !p.checkEncoding() {
+				t.Errorf("checkEncoding(%q) refused plain ASCII", s)
+			}
+		}
+	}
+}
