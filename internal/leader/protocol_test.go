@@ -34,13 +34,20 @@ func never(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-func TestTheLeaseRecordIsWrittenAsClientGoWritesIt(t *testing.T) {
-	srv := kubetest.Shared(t)
-	ns := srv.Namespace(t)
-	admin := srv.Client(t, kubetest.Admin)
-	var w workers
-	a := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
+// oneLeader starts one replica in a new namespace and waits until it leads.
+func oneLeader(t *testing.T) (srv *kubetest.Server, ns string, admin kubernetes.Interface, a *replica, w *workers) {
+	t.Helper()
+	srv = kubetest.Shared(t)
+	ns = srv.Namespace(t)
+	admin = srv.Client(t, kubetest.Admin)
+	w = new(workers)
+	a = startReplica(t, srv.Config(kubetest.Admin), ns, w)
 	eventually(t, 30*time.Second, "leading", a.e.IsLeader)
+	return srv, ns, admin, a, w
+}
+
+func TestTheLeaseRecordIsWrittenAsClientGoWritesIt(t *testing.T) {
+	srv, ns, admin, a, w := oneLeader(t)
 	first := getLease(t, admin, ns)
 	s := first.Spec
 	if s.HolderIdentity == nil || *s.HolderIdentity != a.e.Identity() || s.LeaseDurationSeconds == nil || *s.LeaseDurationSeconds != int32(testLease/time.Second) ||
@@ -68,7 +75,7 @@ func TestTheLeaseRecordIsWrittenAsClientGoWritesIt(t *testing.T) {
 	}
 
 	// The next holder counts a transition and has an acquireTime of its own.
-	b := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
+	b := startReplica(t, srv.Config(kubetest.Admin), ns, w)
 	eventually(t, 30*time.Second, "the next replica leading", b.e.IsLeader)
 	next := getLease(t, admin, ns).Spec
 	if *next.HolderIdentity != b.e.Identity() || *next.LeaseTransitions != 1 || !next.AcquireTime.After(first.Spec.AcquireTime.Time) {
@@ -154,12 +161,7 @@ func TestElectsAlongsideClientGosLeaderElector(t *testing.T) {
 }
 
 func TestReleasesALeaseRenewedByAnUpdateWhoseAnswerWasLost(t *testing.T) {
-	srv := kubetest.Shared(t)
-	ns := srv.Namespace(t)
-	admin := srv.Client(t, kubetest.Admin)
-	var w workers
-	a := startReplica(t, srv.Config(kubetest.Admin), ns, &w)
-	eventually(t, 30*time.Second, "leading", a.e.IsLeader)
+	_, ns, admin, a, _ := oneLeader(t)
 	before := getLease(t, admin, ns).Spec.RenewTime.Time
 	// The next renewal is stored, but the replica is stopped before the
 	// answer arrives: the Lease it last saw is stale. It must still release
