@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"strings"
 	"testing"
 )
 
@@ -15,9 +16,11 @@ func restoreGC(t *testing.T) {
 	pct := debug.SetGCPercent(100)
 	debug.SetGCPercent(pct)
 	limit := debug.SetMemoryLimit(-1)
+	procs := runtime.GOMAXPROCS(0)
 	t.Cleanup(func() {
 		debug.SetGCPercent(pct)
 		debug.SetMemoryLimit(limit)
+		runtime.GOMAXPROCS(procs)
 		gcOff.Store(false)
 	})
 }
@@ -165,5 +168,33 @@ func TestCollectForReuseCollectsOnlyUnderTheOneShotPolicy(t *testing.T) {
 	CollectForReuse()
 	if got := gcCycles(); got <= before {
 		t.Error("did not collect under the one-shot policy")
+	}
+}
+
+func TestSetupRunsSerialCommandsOnOneProcessor(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want int // 0: unchanged
+	}{
+		{[]string{"plan"}, nil, 1},
+		{[]string{"validate"}, nil, 1},
+		{[]string{"export"}, nil, 1},
+		{[]string{"apply"}, nil, 0}, // concurrent writes
+		{[]string{"run"}, nil, 0},
+		{[]string{"plan"}, map[string]string{"GOMAXPROCS": "4"}, 0},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			restoreGC(t)
+			runtime.GOMAXPROCS(3)
+			Setup(tc.args, io.Discard, func(k string) string { return tc.env[k] })
+			want := tc.want
+			if want == 0 {
+				want = 3
+			}
+			if got := runtime.GOMAXPROCS(0); got != want {
+				t.Errorf("GOMAXPROCS = %d, want %d", got, want)
+			}
+		})
 	}
 }
