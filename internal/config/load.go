@@ -109,7 +109,12 @@ func Parse(name string, data []byte) (*Config, Diagnostics) {
 
 // parse is Parse with the hooks of opts.
 func parse(name string, data []byte, opts LoadOptions) (*Config, Diagnostics) {
-	p := &parser{file: name, data: data, afterDecode: opts.AfterDecode, betweenGroups: opts.BetweenGroups}
+	return (&parser{file: name, data: data, afterDecode: opts.AfterDecode, betweenGroups: opts.BetweenGroups}).run()
+}
+
+// run parses the file and returns its Config, nil when the diagnostics
+// hold an error.
+func (p *parser) run() (*Config, Diagnostics) {
 	cfg := p.parseFile()
 	ds := p.result()
 	if ds.HasErrors() {
@@ -136,11 +141,10 @@ type parser struct {
 	items   []item // scratch for strList
 	// afterDecode and betweenGroups are LoadOptions'.
 	afterDecode, betweenGroups func()
-	// The streamed load (streamed.go): the file's layout, whether it gave
-	// up, and what to call between groups of entries.
+	// The streamed load (streamed.go): the file's layout and whether it
+	// gave up.
 	stream       *stream
 	streamFailed bool
-	collect      func()
 	noStream     bool // load the ordinary way only
 }
 
@@ -206,7 +210,7 @@ func (p *parser) parseFile() *Config {
 		return nil
 	}
 	if !p.noStream {
-		if cfg, ok := p.parseStreamed(p.betweenGroups); ok {
+		if cfg, ok := p.parseStreamed(); ok {
 			return cfg
 		}
 	}
@@ -282,7 +286,7 @@ func (p *parser) checkEncoding() bool {
 			line, col = line+1, 1
 			i++
 			continue
-		} else if c >= 0x20 && c <= 0x7e || c == '\t' || c == '\r' {
+		} else if plainByte(c) {
 			col++
 			i++
 			continue
@@ -309,11 +313,17 @@ func (p *parser) checkEncoding() bool {
 // plainASCII reports whether data is only printable ASCII, tab, CR and LF.
 func plainASCII(data []byte) bool {
 	for _, c := range data {
-		if c < 0x20 && c != '\n' && c != '\t' && c != '\r' || c > 0x7e {
+		if c != '\n' && !plainByte(c) {
 			return false
 		}
 	}
 	return true
+}
+
+// plainByte reports whether c is printable ASCII, a tab or a CR: allowed in
+// YAML and on a line of its own.
+func plainByte(c byte) bool {
+	return c >= 0x20 && c <= 0x7e || c == '\t' || c == '\r'
 }
 
 // yamlPrintable mirrors the YAML library's check on input characters.

@@ -48,16 +48,17 @@ type group struct {
 	entries    int
 }
 
-// parseStreamed loads p.data the streamed way. It returns false, having
-// reported nothing, when the file does not qualify or is not entirely valid.
-func (p *parser) parseStreamed(collect func()) (*Config, bool) {
+// parseStreamed loads p.data the streamed way, in a parser of its own. It
+// returns false, having reported nothing, when the file does not qualify or
+// is not entirely valid.
+func (p *parser) parseStreamed() (*Config, bool) {
 	st, header, ok := splitEntries(p.data)
 	if !ok {
 		return nil, false
 	}
-	q := &parser{file: p.file, data: p.data, stream: st, collect: collect}
+	q := &parser{file: p.file, data: p.data, stream: st, betweenGroups: p.betweenGroups}
 	doc, second, err := decode(header)
-	if err != nil || doc == nil || second != nil || len(doc.Content) == 0 || hasAnchors(doc, 0) {
+	if err != nil || doc == nil || second != nil || len(doc.Content) == 0 || shiftLines(doc, 0) {
 		return nil, false
 	}
 	cfg := q.root(doc.Content[0])
@@ -90,7 +91,7 @@ func (p *parser) streamEntries(cfg *Config) bool {
 			return false
 		}
 		seq := doc.Content[0]
-		if seq.Kind != yaml.SequenceNode || len(seq.Content) != g.entries || hasAnchors(seq, g.line-1) {
+		if seq.Kind != yaml.SequenceNode || len(seq.Content) != g.entries || shiftLines(seq, g.line-1) {
 			return false
 		}
 		for _, item := range seq.Content {
@@ -105,22 +106,23 @@ func (p *parser) streamEntries(cfg *Config) bool {
 		if len(p.diags) > 0 {
 			return false
 		}
-		if p.collect != nil {
-			p.collect()
+		if p.betweenGroups != nil {
+			p.betweenGroups()
 		}
 	}
 	return true
 }
 
-// hasAnchors reports whether the tree under n has an anchor or an alias,
-// moving every node down by offset lines on the way.
-func hasAnchors(n *yaml.Node, offset int) bool {
+// shiftLines moves every node of the tree under n down by offset lines,
+// to where it stands in the whole file, and reports whether the tree has an
+// anchor or an alias (then the streamed load gives up, so the walk may stop).
+func shiftLines(n *yaml.Node, offset int) (anchored bool) {
 	n.Line += offset
 	if n.Anchor != "" || n.Kind == yaml.AliasNode {
 		return true
 	}
 	for _, c := range n.Content {
-		if hasAnchors(c, offset) {
+		if shiftLines(c, offset) {
 			return true
 		}
 	}
@@ -217,10 +219,11 @@ func splitEntries(data []byte) (*stream, []byte, bool) {
 	// The rest of the file, the entries' lines emptied and the first one
 	// holding "[]" one column right of the key: every other line keeps its
 	// number and column.
-	header := make([]byte, 0, len(data)-(seqEnd-seqStart)+st.indent+4)
+	lines := bytes.Count(data[seqStart:seqEnd], []byte{'\n'})
+	header := make([]byte, 0, seqStart+len(" []")+lines+len(data)-seqEnd)
 	header = append(header, data[:seqStart]...)
-	header = append(header, ' ', '[', ']')
-	header = append(header, bytes.Repeat([]byte{'\n'}, bytes.Count(data[seqStart:seqEnd], []byte{'\n'}))...)
+	header = append(header, " []"...)
+	header = append(header, bytes.Repeat([]byte{'\n'}, lines)...)
 	header = append(header, data[seqEnd:]...)
 	return st, header, true
 }
@@ -242,11 +245,5 @@ func isEntryStart(l []byte, ind int) bool {
 
 // parseOrdinary is Parse without the streamed load; tests compare the two.
 func parseOrdinary(name string, data []byte) (*Config, Diagnostics) {
-	p := &parser{file: name, data: data, noStream: true}
-	cfg := p.parseFile()
-	ds := p.result()
-	if ds.HasErrors() {
-		return nil, ds
-	}
-	return cfg, ds
+	return (&parser{file: name, data: data, noStream: true}).run()
 }

@@ -15,7 +15,7 @@ import (
 // streams reports whether the streamed load takes data on its own.
 func streams(data []byte) bool {
 	p := &parser{file: "f.yaml", data: data}
-	_, ok := p.parseStreamed(nil)
+	_, ok := p.parseStreamed()
 	return ok
 }
 

@@ -64,12 +64,12 @@ func Setup(args []string, stdout io.Writer, getenv func(string) string) (io.Writ
 // gcOff records that Setup turned proportional collection off.
 var gcOff atomic.Bool
 
-// Collect collects the garbage now if Setup turned proportional collection
-// off, and does nothing otherwise. Call it where much has just become
-// garbage and little is live, such as after a config file is loaded (its
-// YAML tree is tens of MB for a large file): without it the heap would
-// keep that garbage until the memory limit, and peak at the load plus
-// everything after it instead of at the load alone.
+// Collect collects the garbage now, returning the freed memory to the
+// system, if Setup turned proportional collection off, and does nothing
+// otherwise. Call it where much has just become garbage and the peak is
+// still ahead, such as when a config file's whole YAML tree is built and
+// the parser's garbage (tens of MB for a large file) would otherwise stay
+// until the memory limit, under the Config built next.
 func Collect() {
 	if gcOff.Load() {
 		debug.FreeOSMemory()
