@@ -21,9 +21,13 @@ type Options struct {
 
 // remoteRef is one remote subscription during matching.
 type remoteRef struct {
-	// url and id are sub's, kept here for a cache-friendly sort.
+	// url and id are sub's, kept here so that comparing refs reads only refs.
 	url, id string
 	sub     *linq.Subscription // points into the caller's slice; read only
+	// next is the index of the next ref with the same target_url, in
+	// (id, input) order, or -1: the API keeps target_url unique, so the
+	// chain is almost always this ref alone.
+	next    int
 	inScope bool
 	// claimedBy is the name of the entry that matched it; pinned says
 	// whether that entry matched it by id.
@@ -47,12 +51,16 @@ func Compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 func compute(desired []config.Subscription, remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) Plan {
 	m := newMatcher(remote, opts, pinnedMissing)
 	order := sortedEntries(desired)
+	m.matchedRef = make([]int, len(order))
+	for k := range m.matchedRef {
+		m.matchedRef[k] = -1
+	}
 	m.matchPinned(order)
 	m.matchByURL(order)
 	free := m.free()
 	creates, succ := m.creates(free)
 	m.noteHeldURLs()
-	return m.assemble(creates, free, succ)
+	return m.assemble(order, creates, free, succ)
 }
 
 // matcher holds the state of one Compute while entries are matched to
@@ -60,12 +68,19 @@ func compute(desired []config.Subscription, remote []linq.Subscription, opts Opt
 type matcher struct {
 	p             Plan
 	pinnedMissing pinnedMissingFunc
-	// refs are the remote subscriptions sorted by (target_url, id); byID
-	// and byURL index them. Refs with one URL are adjacent, so byURL holds
-	// the first.
+	// refs are the remote subscriptions in the caller's order; byID and
+	// byURL index them. byURL holds the first of the refs with a URL, the
+	// rest are chained through remoteRef.next. Every choice between refs
+	// goes by (target_url, id), never by their position, so the input
+	// order does not matter.
 	refs  []remoteRef
 	byID  map[string]int
 	byURL map[string]int
+	// cands is the buffer sameURL returns, reused from call to call.
+	cands []int
+	// matchedRef is, for each entry in name order, the index of the ref it
+	// matched, or -1.
+	matchedRef []int
 	// updates are the matched entries that differ from their remote;
 	// unplaced the entries that matched nothing.
 	updates  []Change
@@ -75,51 +90,72 @@ type matcher struct {
 	adopted map[string]string // id → entry name
 }
 
-// newMatcher sorts the remote subscriptions once by (target_url, id): this
-// is the order of deletes and unmanaged, and makes every later choice
-// independent of the input order. Subscriptions of other environments are
-// out of scope unless opts.AllEnvironments.
+// newMatcher indexes the remote subscriptions by id and by target_url.
+// Subscriptions of other environments are out of scope unless
+// opts.AllEnvironments. The index is built without sorting: only the
+// unmatched subscriptions are sorted (see free), which are usually few.
 func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) *matcher {
 	m := &matcher{pinnedMissing: pinnedMissing}
-	m.refs = make([]remoteRef, 0, len(remote))
+	m.refs = make([]remoteRef, len(remote))
+	m.byID = make(map[string]int, len(remote))
+	m.byURL = make(map[string]int, len(remote))
 	for i := range remote {
 		r := &remote[i]
 		in := opts.AllEnvironments || r.EnvironmentID == nil
 		if !in {
 			m.p.OutOfScope++
 		}
-		m.refs = append(m.refs, remoteRef{url: r.TargetURL, id: r.ID, sub: r, inScope: in})
-	}
-	slices.SortFunc(m.refs, func(a, b remoteRef) int {
-		if c := strings.Compare(a.url, b.url); c != 0 {
-			return c
+		m.refs[i] = remoteRef{url: r.TargetURL, id: r.ID, sub: r, next: -1, inScope: in}
+		// One id twice (which the API does not allow) resolves to the ref
+		// with the least target_url, whatever the input order.
+		if j, dup := m.byID[r.ID]; !dup || m.refLess(i, j) {
+			m.byID[r.ID] = i
 		}
-		return strings.Compare(a.id, b.id)
-	})
-	m.byID = make(map[string]int, len(m.refs))
-	m.byURL = make(map[string]int, len(m.refs))
-	for i := range m.refs {
-		if _, dup := m.byID[m.refs[i].id]; !dup {
-			m.byID[m.refs[i].id] = i
-		}
-		if i == 0 || m.refs[i-1].url != m.refs[i].url {
-			m.byURL[m.refs[i].url] = i
-		}
+		m.chainURL(i)
 	}
 	return m
 }
 
-// sameURL returns the indexes of the refs whose target_url is url.
+// refLess orders refs by (target_url, id), and by input position when both
+// are equal: the order of deletes and unmanaged, and of every choice
+// between refs.
+func (m *matcher) refLess(i, j int) bool {
+	a, b := &m.refs[i], &m.refs[j]
+	if c := cmp.Or(strings.Compare(a.url, b.url), strings.Compare(a.id, b.id)); c != 0 {
+		return c < 0
+	}
+	return i < j
+}
+
+// chainURL adds ref i to the refs with its target_url, in refLess order.
+func (m *matcher) chainURL(i int) {
+	head, ok := m.byURL[m.refs[i].url]
+	if !ok || m.refLess(i, head) {
+		if ok {
+			m.refs[i].next = head
+		}
+		m.byURL[m.refs[i].url] = i
+		return
+	}
+	at := head
+	for m.refs[at].next >= 0 && m.refLess(m.refs[at].next, i) {
+		at = m.refs[at].next
+	}
+	m.refs[i].next, m.refs[at].next = m.refs[at].next, i
+}
+
+// sameURL returns the indexes of the refs whose target_url is url, in
+// refLess order. The slice is only valid until the next call.
 func (m *matcher) sameURL(url string) []int {
+	m.cands = m.cands[:0]
 	first, ok := m.byURL[url]
 	if !ok {
-		return nil
+		return m.cands
 	}
-	var out []int
-	for i := first; i < len(m.refs) && m.refs[i].url == url; i++ {
-		out = append(out, i)
+	for i := first; i >= 0; i = m.refs[i].next {
+		m.cands = append(m.cands, i)
 	}
-	return out
+	return m.cands
 }
 
 // sortedEntries returns the entries sorted once by name: the order of
@@ -147,10 +183,11 @@ func (m *matcher) fail(d *config.Subscription, format string, args ...any) {
 	m.p.Errors = append(m.p.Errors, EntryError{Name: d.Name, Pos: d.Pos, Message: fmt.Sprintf(format, args...)})
 }
 
-// match claims ref i for d and records the update, if any.
-func (m *matcher) match(d *config.Subscription, i int, pinned bool) {
+// match claims ref i for d, the k-th entry in name order, and records the
+// update, if any.
+func (m *matcher) match(k int, d *config.Subscription, i int, pinned bool) {
 	m.refs[i].claimed, m.refs[i].claimedBy, m.refs[i].pinned = true, d.Name, pinned
-	m.p.Matched = append(m.p.Matched, Match{Name: d.Name, ID: m.refs[i].id, Desired: d, Current: m.refs[i].sub})
+	m.matchedRef[k] = i
 	c, same := compare(d, m.refs[i].sub)
 	if same {
 		m.p.InSync++
@@ -162,7 +199,7 @@ func (m *matcher) match(d *config.Subscription, i int, pinned bool) {
 // matchPinned matches the entries with an id. It runs first, so that an id
 // always wins over a URL.
 func (m *matcher) matchPinned(order []*config.Subscription) {
-	for _, d := range order {
+	for k, d := range order {
 		if d.ID == "" {
 			continue
 		}
@@ -177,7 +214,7 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 		case m.refs[i].claimed:
 			m.fail(d, "id %q is also pinned by entry %q", d.ID, m.refs[i].claimedBy)
 		default:
-			m.match(d, i, true)
+			m.match(k, d, i, true)
 		}
 	}
 }
@@ -200,7 +237,7 @@ func (m *matcher) adopt(d *config.Subscription) {
 // match nothing are left in m.unplaced.
 func (m *matcher) matchByURL(order []*config.Subscription) {
 	refs := m.refs
-	for _, d := range order {
+	for k, d := range order {
 		if d.ID != "" {
 			continue
 		}
@@ -213,7 +250,12 @@ func (m *matcher) matchByURL(order []*config.Subscription) {
 			m.fail(d, "target_url is that of subscription %q, which entry %q pins by id; give this entry another target_url, or remove it", refs[i].sub.ID, refs[i].claimedBy)
 			continue
 		}
-		if free := filterRefs(refs, cands, func(r *remoteRef) bool { return r.inScope && !r.claimed }); len(free) > 1 {
+		isFree := func(r *remoteRef) bool { return r.inScope && !r.claimed }
+		if len(cands) == 1 && isFree(&refs[cands[0]]) { // the common case, without allocating
+			m.match(k, d, cands[0], false)
+			continue
+		}
+		if free := filterRefs(refs, cands, isFree); len(free) > 1 {
 			// The API keeps target_url unique, so this is a broken account;
 			// keeping one by id would delete (sync) or leave stale
 			// (upsert-only) the other, which may be the one whose secret
@@ -224,7 +266,7 @@ func (m *matcher) matchByURL(order []*config.Subscription) {
 			}
 			continue
 		} else if len(free) == 1 {
-			m.match(d, free[0], false)
+			m.match(k, d, free[0], false)
 			continue
 		}
 		if i, ok := findRef(refs, cands, func(r *remoteRef) bool { return r.claimed }); ok {
@@ -255,7 +297,8 @@ func quoteIDs(refs []remoteRef, idx []int) string {
 	return strings.Join(q, " and ")
 }
 
-// free returns the in-scope remote subscriptions no entry matched.
+// free returns the in-scope remote subscriptions no entry matched, in
+// refLess order.
 func (m *matcher) free() []int {
 	var free []int
 	for i := range m.refs {
@@ -263,6 +306,15 @@ func (m *matcher) free() []int {
 			free = append(free, i)
 		}
 	}
+	slices.SortFunc(free, func(i, j int) int {
+		switch {
+		case i == j:
+			return 0
+		case m.refLess(i, j):
+			return -1
+		}
+		return 1
+	})
 	return free
 }
 
@@ -316,8 +368,22 @@ func (m *matcher) noteHeldURLs() {
 
 // assemble refuses swaps, sorts, and returns the plan: creates, then
 // updates, then the unmatched subscriptions.
-func (m *matcher) assemble(creates []Change, free []int, succ map[int]int) Plan {
+func (m *matcher) assemble(order []*config.Subscription, creates []Change, free []int, succ map[int]int) Plan {
 	p := &m.p
+	n := 0
+	for _, i := range m.matchedRef {
+		if i >= 0 {
+			n++
+		}
+	}
+	if n > 0 {
+		p.Matched = make([]Match, 0, n)
+	}
+	for k, i := range m.matchedRef { // in name order already
+		if i >= 0 {
+			p.Matched = append(p.Matched, Match{Name: order[k].Name, ID: m.refs[i].id, Desired: order[k], Current: m.refs[i].sub})
+		}
+	}
 	updates := p.refuseSwaps(m.updates)
 	slices.SortStableFunc(updates, func(a, b Change) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.ID, b.ID))
@@ -325,7 +391,6 @@ func (m *matcher) assemble(creates []Change, free []int, succ map[int]int) Plan 
 	slices.SortStableFunc(p.Errors, func(a, b EntryError) int {
 		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Message, b.Message))
 	})
-	slices.SortFunc(p.Matched, func(a, b Match) int { return strings.Compare(a.Name, b.Name) })
 
 	p.Changes = make([]Change, 0, len(creates)+len(updates)+len(m.adopts)+len(free))
 	p.Changes = append(p.Changes, creates...)

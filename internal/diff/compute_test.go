@@ -504,14 +504,28 @@ func TestComputeIsDeterministicAndDoesNotMutateInputs(t *testing.T) {
 	// Add the hard cases: errors, out of scope, notes.
 	desired = append(desired, pinned(entry("gone", urlA, "message.read"), "missing"))
 	remote = append(remote, env(remoteSub("env-1", urlB, "message.read"), "sandbox"))
+	// A broken account: two subscriptions share a target_url that an entry
+	// declares, another two share one that nobody declares and a pinned
+	// entry moves to, and one id comes twice.
+	desired = append(desired, entry("shared", urlC, "message.read"), pinned(entry("mover", "https://hooks.example.com/held", "message.read"), "mover-1"))
+	remote = append(remote,
+		remoteSub("shared-2", urlC, "message.read"), remoteSub("shared-1", urlC, "message.read"),
+		remoteSub("held-2", "https://hooks.example.com/held", "message.read"), remoteSub("held-1", "https://hooks.example.com/held", "message.read"),
+		remoteSub("mover-1", "https://hooks.example.com/old", "message.read"),
+		remoteSub("twice", "https://hooks.example.com/twice-b", "message.read"), remoteSub("twice", "https://hooks.example.com/twice-a", "message.read"))
 	wantDesired, wantRemote := deepCopyDesired(desired), deepCopyRemote(remote)
 
 	want := Compute(desired, remote, Options{})
 	if !reflect.DeepEqual(desired, wantDesired) || !reflect.DeepEqual(remote, wantRemote) {
 		t.Fatal("Compute modified its inputs")
 	}
-	if len(want.Errors) != 1 || want.OutOfScope != 1 || !want.HasChanges() {
+	if len(want.Errors) != 2 || want.OutOfScope != 1 || !want.HasChanges() {
 		t.Fatalf("fixture does not exercise the hard cases: %+v", want.Summary())
+	}
+	for _, c := range want.Changes {
+		if c.Name == "mover" && len(c.Notes) != 2 {
+			t.Fatalf("the move onto a URL two subscriptions hold has notes %q, want one for each", c.Notes)
+		}
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for i := range 20 {
