@@ -514,7 +514,25 @@ func sameSet(a, b []string) bool {
 	if slices.Equal(a, b) && isSortedSet(a) {
 		return true // the common case, without allocating
 	}
+	if len(a) <= smallSet && len(b) <= smallSet {
+		return allIn(a, b) && allIn(b, a) // also without allocating
+	}
 	return slices.Equal(sortedSet(a), sortedSet(b))
+}
+
+// smallSet is the size up to which sameSet compares sets element by
+// element instead of sorting copies: a subscription's events and phone
+// numbers are a handful.
+const smallSet = 16
+
+// allIn reports whether every string of a is in b.
+func allIn(a, b []string) bool {
+	for _, s := range a {
+		if !slices.Contains(b, s) {
+			return false
+		}
+	}
+	return true
 }
 
 // setKey is a map key for the set s.

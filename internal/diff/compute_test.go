@@ -700,3 +700,47 @@ func TestTwoRemoteSubscriptionsWithOneTargetURLAreNeverChosenBetweenByID(t *test
 		t.Errorf("pinned: errors %+v, changes %+v; want subscription 2 deleted", p.Errors, p.Changes)
 	}
 }
+
+func TestSameSetIgnoresOrderAndDuplicatesAtEverySize(t *testing.T) {
+	many := func(n, skip int) []string { // s00 to s(n-1), backwards, without s(skip)
+		var out []string
+		for i := n - 1; i >= 0; i-- {
+			if i != skip {
+				out = append(out, fmt.Sprintf("s%02d", i))
+			}
+		}
+		return out
+	}
+	tests := []struct {
+		a, b []string
+		want bool
+	}{
+		{nil, nil, true},
+		{nil, []string{}, true},
+		{[]string{"a"}, nil, false},
+		{[]string{"b", "a"}, []string{"a", "b"}, true},
+		{[]string{"a", "a", "b"}, []string{"b", "a"}, true},
+		{[]string{"a", "b"}, []string{"a", "c"}, false},
+		{[]string{"a", "b"}, []string{"a", "b", "c"}, false},
+		{[]string{"a", "a"}, []string{"a", "b"}, false},
+		{many(smallSet, -1), many(smallSet+1, smallSet), true},
+		{many(smallSet, -1), slices.Concat(many(smallSet, -1), many(3, -1)), true},
+		{many(smallSet+4, -1), slices.Concat(many(smallSet+4, -1), many(3, -1)), true},
+		{many(smallSet+4, -1), many(smallSet+4, 2), false},
+		{many(smallSet+4, 3), many(smallSet+4, 2), false},
+	}
+	for i, tt := range tests {
+		for _, swap := range []bool{false, true} {
+			a, b := tt.a, tt.b
+			if swap {
+				a, b = b, a
+			}
+			if got := sameSet(a, b); got != tt.want {
+				t.Errorf("case %d: sameSet(%q, %q) = %v, want %v", i, a, b, got, tt.want)
+			}
+			if ref := slices.Equal(sortedSet(a), sortedSet(b)); ref != tt.want {
+				t.Errorf("case %d: the table is wrong: sorted copies equal = %v", i, ref)
+			}
+		}
+	}
+}
