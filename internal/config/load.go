@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -146,6 +147,10 @@ type parser struct {
 	stream       *stream
 	streamFailed bool
 	noStream     bool // load the ordinary way only
+	// lineShift is added to every node's line: the streamed load parses a
+	// group of entries on its own, so its nodes count lines from the
+	// group's first.
+	lineShift int
 }
 
 func (p *parser) add(line, col int, path string, sev Severity, msg string) {
@@ -161,12 +166,12 @@ func (p *parser) add(line, col int, path string, sev Severity, msg string) {
 }
 
 func (p *parser) errorf(n *yaml.Node, at loc, format string, args ...any) {
-	line, col := nodePos(n)
+	line, col := p.nodePos(n)
 	p.add(line, col, at.String(), SeverityError, fmt.Sprintf(format, args...))
 }
 
 func (p *parser) warnf(n *yaml.Node, at loc, format string, args ...any) {
-	line, col := nodePos(n)
+	line, col := p.nodePos(n)
 	p.add(line, col, at.String(), SeverityWarning, fmt.Sprintf(format, args...))
 }
 
@@ -189,15 +194,19 @@ func (p *parser) result() Diagnostics {
 	return ds
 }
 
-func nodePos(n *yaml.Node) (int, int) {
+// nodePos returns where n stands in the file, 1-based.
+func (p *parser) nodePos(n *yaml.Node) (int, int) {
 	if n == nil {
 		return 1, 1
 	}
-	return max(n.Line, 1), max(n.Column, 1)
+	return max(p.line(n), 1), max(n.Column, 1)
 }
 
-func toPos(n *yaml.Node) Position {
-	l, c := nodePos(n)
+// line returns the line of n in the file.
+func (p *parser) line(n *yaml.Node) int { return n.Line + p.lineShift }
+
+func (p *parser) toPos(n *yaml.Node) Position {
+	l, c := p.nodePos(n)
 	return Position{Line: l, Col: c}
 }
 
@@ -224,7 +233,7 @@ func (p *parser) parseFile() *Config {
 		return nil
 	}
 	if second != nil {
-		p.add(second.Line, second.Column, "", SeverityError,
+		p.add(p.line(second), second.Column, "", SeverityError,
 			"a second YAML document starts here; the file must hold exactly one")
 		return nil
 	}
@@ -311,8 +320,33 @@ func (p *parser) checkEncoding() bool {
 }
 
 // plainASCII reports whether data is only printable ASCII, tab, CR and LF.
+// It reads eight bytes at a time, and looks at single bytes only in a word
+// that has a byte below 0x20 (a line break, most often) or DEL: this is one
+// pass over every byte of the file, a megabyte or more.
 func plainASCII(data []byte) bool {
-	for _, c := range data {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		w := binary.LittleEndian.Uint64(data[i:])
+		if w&high != 0 {
+			return false
+		}
+		below20 := (w - ones*0x20) & ^w & high // some byte < 0x20 (exact for ASCII bytes)
+		x := w ^ ones*0x7f
+		del := (x - ones) & ^x & high // some byte == 0x7f
+		if below20|del == 0 {
+			continue
+		}
+		for _, c := range data[i : i+8] {
+			if c != '\n' && !plainByte(c) {
+				return false
+			}
+		}
+	}
+	for _, c := range data[i:] {
 		if c != '\n' && !plainByte(c) {
 			return false
 		}

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -575,6 +576,23 @@ func TestPlainASCIIMatchesTheCharacterCheck(t *testing.T) {
 			p := &parser{file: "f", data: []byte(s)}
 			if !p.checkEncoding() {
 				t.Errorf("checkEncoding(%q) refused plain ASCII", s)
+			}
+		}
+	}
+}
+
+// TestPlainASCIIFindsEveryByteAnywhere puts each of the 256 byte values at
+// every position of a line long enough for several eight-byte words, and
+// next to a line break, so that every lane of a word is checked.
+func TestPlainASCIIFindsEveryByteAnywhere(t *testing.T) {
+	base := []byte("subscriptions: hooks-00001 https://h.example/a?b=c\n")
+	for c := range 256 {
+		want := c >= 0x20 && c <= 0x7e || c == '\t' || c == '\r' || c == '\n'
+		for at := range base {
+			data := slices.Clone(base)
+			data[at] = byte(c)
+			if got := plainASCII(data); got != want {
+				t.Fatalf("byte 0x%02x at %d: plainASCII = %v, want %v", c, at, got, want)
 			}
 		}
 	}

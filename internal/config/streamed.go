@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"slices"
 
 	"gopkg.in/yaml.v3"
 )
@@ -58,7 +59,7 @@ func (p *parser) parseStreamed() (*Config, bool) {
 	}
 	q := &parser{file: p.file, data: p.data, stream: st, betweenGroups: p.betweenGroups}
 	doc, second, err := decode(header)
-	if err != nil || doc == nil || second != nil || len(doc.Content) == 0 || shiftLines(doc, 0) {
+	if err != nil || doc == nil || second != nil || len(doc.Content) == 0 || anchored(doc) {
 		return nil, false
 	}
 	cfg := q.root(doc.Content[0])
@@ -78,11 +79,7 @@ func (p *parser) streamEntries(cfg *Config) bool {
 	}
 	// Where the ordinary load places the sequence: at its first "-".
 	cfg.FieldPos["subscriptions"] = Position{Line: st.first, Col: st.indent + 1}
-	u := uniq{
-		names: make(map[string]firstUse, st.count),
-		ids:   make(map[string]firstUse, st.count),
-		urls:  make(map[string]firstUse, st.count),
-	}
+	u := newUniq(st.count)
 	cfg.Subscriptions = make([]Subscription, 0, st.count)
 	i := 0
 	for _, g := range st.groups {
@@ -91,9 +88,15 @@ func (p *parser) streamEntries(cfg *Config) bool {
 			return false
 		}
 		seq := doc.Content[0]
-		if seq.Kind != yaml.SequenceNode || len(seq.Content) != g.entries || shiftLines(seq, g.line-1) {
+		if seq.Kind != yaml.SequenceNode || len(seq.Content) != g.entries {
 			return false
 		}
+		// An anchor is written with "&" and an alias with "*": a group
+		// without either has none, and its tree need not be walked.
+		if bytes.ContainsAny(p.data[g.start:g.end], "&*") && anchored(seq) {
+			return false
+		}
+		p.lineShift = g.line - 1
 		for _, item := range seq.Content {
 			sub, ok := p.entry(i, item)
 			if !ok {
@@ -103,6 +106,7 @@ func (p *parser) streamEntries(cfg *Config) bool {
 			cfg.Subscriptions = append(cfg.Subscriptions, sub)
 			i++
 		}
+		p.lineShift = 0
 		if len(p.diags) > 0 {
 			return false
 		}
@@ -113,27 +117,20 @@ func (p *parser) streamEntries(cfg *Config) bool {
 	return true
 }
 
-// shiftLines moves every node of the tree under n down by offset lines,
-// to where it stands in the whole file, and reports whether the tree has an
-// anchor or an alias (then the streamed load gives up, so the walk may stop).
-func shiftLines(n *yaml.Node, offset int) (anchored bool) {
-	n.Line += offset
+// anchored reports whether the tree under n has an anchor or an alias
+// (then the streamed load gives up).
+func anchored(n *yaml.Node) bool {
 	if n.Anchor != "" || n.Kind == yaml.AliasNode {
 		return true
 	}
-	for _, c := range n.Content {
-		if shiftLines(c, offset) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(n.Content, anchored)
 }
 
 // splitEntries finds the entries of data and returns their layout and a copy
 // of data with their lines blanked and the sequence replaced by "[]". ok is
 // false when the file is not laid out the way the streamed load needs.
 func splitEntries(data []byte) (*stream, []byte, bool) {
-	if bytes.ContainsAny(data, "\t\r") || bytes.Contains(data, []byte("\u0085")) ||
+	if bytes.IndexByte(data, '\t') >= 0 || bytes.IndexByte(data, '\r') >= 0 || bytes.Contains(data, []byte("\u0085")) ||
 		bytes.Contains(data, []byte("\u2028")) || bytes.Contains(data, []byte("\u2029")) {
 		return nil, nil, false
 	}

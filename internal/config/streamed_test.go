@@ -50,6 +50,7 @@ func TestStreamedLoadMatchesTheOrdinaryLoad(t *testing.T) {
 		{"a bad value", "version: 1\nsubscriptions:\n  - name: A\n" + entryA, false},
 		{"a warning", "version: 1\npolicy: sync\nsubscriptions:\n  - name: a\n" + entryA + "    ignored_key: 1\n", false},
 		{"an anchor and an alias", "version: 1\nsubscriptions:\n  - name: a\n    target_url: https://a.example/x\n    subscribed_events: &ev [message.received]\n  - name: b\n    target_url: https://b.example/x\n    subscribed_events: *ev\n", false},
+		{"& and * in values, without an anchor", "version: 1\nsubscriptions:\n  - name: a\n    target_url: https://a.example/x?a=1&b=*\n    subscribed_events: [message.received]\n", true},
 		{"a multi-line quoted value", "version: 1\nsubscriptions:\n  - name: a\n    target_url: \"https://a.example/x\n      y\"\n    subscribed_events: [message.received]\n", false},
 		{"a tab", "version: 1\nsubscriptions:\n  - name: a\n" + entryA + "\t\n", false},
 		{"CRLF", "version: 1\r\nsubscriptions:\r\n  - name: a\r\n" + strings.ReplaceAll(entryA, "\n", "\r\n"), false},
@@ -93,6 +94,38 @@ func TestStreamedLoadOfLargeFiles(t *testing.T) {
 		t.Error("a file with a duplicate name was streamed")
 	}
 	sameAsOrdinary(t, "a duplicate in the last group", dup)
+	// An anchor far down, in a later group than the first, alone and with
+	// an alias of it in yet another group.
+	entries := func(anchorAt, aliasAt int) []byte {
+		var b strings.Builder
+		b.WriteString("version: 1\nsubscriptions:\n")
+		for i := range 4000 {
+			events := "[message.received]"
+			switch i {
+			case anchorAt:
+				events = "&ev " + events
+			case aliasAt:
+				events = "*ev"
+			}
+			fmt.Fprintf(&b, "  - name: e%d\n    target_url: https://e%d.example/x?a=1&b=2\n    subscribed_events: %s\n", i, i, events)
+		}
+		return []byte(b.String())
+	}
+	for _, tt := range []struct {
+		name          string
+		anchor, alias int
+		streams       bool
+	}{
+		{"& in every group, no anchor", -1, -1, true},
+		{"an anchor in a later group", 2500, -1, false},
+		{"an alias groups after its anchor", 1500, 3999, false},
+	} {
+		data := entries(tt.anchor, tt.alias)
+		if got := streams(data); got != tt.streams {
+			t.Errorf("%s: streamed: %v, want %v", tt.name, got, tt.streams)
+		}
+		sameAsOrdinary(t, tt.name, data)
+	}
 }
 
 func TestStreamedLoadOfTheShippedAndCorpusFiles(t *testing.T) {

@@ -11,6 +11,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/linq-sync/linq-sync/internal/strindex"
 )
 
 var (
@@ -140,14 +142,14 @@ func (p *parser) fields(m *yaml.Node, at loc, known, otherLevel []string, otherH
 		name := k.Value
 		if j := slices.Index(known, name); j >= 0 {
 			if first := out[j].key; first != nil {
-				p.errorf(kn, at, "duplicate key %s (first at line %d)", quote(name), first.Line)
+				p.errorf(kn, at, "duplicate key %s (first at line %d)", quote(name), p.line(first))
 				continue
 			}
 			out[j] = field{key: kn, val: v}
 			continue
 		}
 		if first, dup := unknown[name]; dup {
-			p.errorf(kn, at, "duplicate key %s (first at line %d)", quote(name), first.Line)
+			p.errorf(kn, at, "duplicate key %s (first at line %d)", quote(name), p.line(first))
 			continue
 		}
 		if unknown == nil {
@@ -195,7 +197,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 	fs := p.fields(r, doc, topKeys, entryKeys, "it belongs in an entry under subscriptions")
 	for i, k := range topKeys {
 		if fs[i].key != nil {
-			cfg.FieldPos[k] = toPos(fs[i].val)
+			cfg.FieldPos[k] = p.toPos(fs[i].val)
 		}
 	}
 
@@ -280,11 +282,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 	if len(seq.Content) == 0 && cfg.Policy == PolicySync {
 		p.warnf(fs[kPolicy].val, topLoc("policy"), "\"sync\" with no subscriptions would delete every remote subscription; apply refuses that without --allow-mass-delete")
 	}
-	u := uniq{
-		names: make(map[string]firstUse, len(seq.Content)),
-		ids:   make(map[string]firstUse, len(seq.Content)),
-		urls:  make(map[string]firstUse, len(seq.Content)),
-	}
+	u := newUniq(len(seq.Content))
 	cfg.Subscriptions = make([]Subscription, 0, len(seq.Content))
 	for i, item := range seq.Content {
 		sub, ok := p.entry(i, item)
@@ -302,27 +300,47 @@ func (p *parser) root(n *yaml.Node) *Config {
 
 // firstUse is where a unique value was first seen.
 type firstUse struct {
+	value       string
 	index, line int
+}
+
+// uniqField remembers the first entry that used each value of one field:
+// uses[k] is the k-th value seen, and index finds it by value.
+type uniqField struct {
+	uses  []firstUse
+	index *strindex.Index
+}
+
+func newUniqField(n int) *uniqField {
+	f := &uniqField{uses: make([]firstUse, 0, n)}
+	f.index = strindex.New(n, func(k int) string { return f.uses[k].value })
+	return f
 }
 
 // uniq remembers, per field, the first entry that used each value.
 type uniq struct {
-	names, ids, urls map[string]firstUse
+	names, ids, urls *uniqField
+}
+
+// newUniq returns a uniq sized for n entries.
+func newUniq(n int) uniq {
+	return uniq{names: newUniqField(n), ids: newUniqField(n), urls: newUniqField(n)}
 }
 
 // checkUnique reports the fields of entry i that an earlier entry already
 // used.
 func (p *parser) checkUnique(u *uniq, i int, s *Subscription) {
-	check := func(m map[string]firstUse, key, value string, pos Position) {
+	check := func(f *uniqField, key, value string, pos Position) {
 		if value == "" {
 			return
 		}
-		if first, dup := m[value]; dup {
+		f.uses = append(f.uses, firstUse{value: value, index: i, line: pos.Line})
+		if k, dup := f.index.Claim(value, len(f.uses)-1); dup {
+			f.uses = f.uses[:len(f.uses)-1]
+			first := f.uses[k]
 			p.add(pos.Line, pos.Col, entryLoc(i).field(key).String(), SeverityError,
 				fmt.Sprintf("duplicate %s %s: subscriptions[%d] (line %d) already uses it", key, quoteDisplay(key, value), first.index, first.line))
-			return
 		}
-		m[value] = firstUse{index: i, line: pos.Line}
 	}
 	check(u.names, "name", s.Name, s.FieldPos.Name)
 	check(u.ids, "id", s.ID, s.FieldPos.ID)
@@ -346,12 +364,12 @@ func (p *parser) entry(i int, n *yaml.Node) (Subscription, bool) {
 		p.errorf(n, at, "must be a mapping with name, target_url and subscribed_events, got %s", describe(m))
 		return Subscription{}, false
 	}
-	s := Subscription{IsActive: true, Pos: toPos(n)}
+	s := Subscription{IsActive: true, Pos: p.toPos(n)}
 	fs := p.fields(m, at, entryKeys, topKeys, "it belongs at the top level, not in a subscription")
 	fp := &s.FieldPos
 	for j, pos := range [...]*Position{&fp.Name, &fp.ID, &fp.TargetURL, &fp.SubscribedEvents, &fp.PhoneNumbers, &fp.IsActive} {
 		if fs[j].key != nil {
-			*pos = toPos(fs[j].val)
+			*pos = p.toPos(fs[j].val)
 		}
 	}
 	for _, req := range [...]int{kName, kTargetURL, kEvents} {
@@ -460,7 +478,7 @@ func (p *parser) strList(v *yaml.Node, at loc, what string) ([]item, []Position,
 		pos = make([]Position, len(r.Content))
 	}
 	for i, c := range r.Content {
-		pos[i] = toPos(c)
+		pos[i] = p.toPos(c)
 		s, ok := p.str(c, at.at(i))
 		if !ok {
 			continue
@@ -516,7 +534,7 @@ func (p *parser) events(v *yaml.Node, at loc) ([]string, []Position) {
 			continue
 		}
 		if first, dup := firstSame(items, i, seen); dup {
-			p.errorf(it.node, iat, "duplicate event type %s (also at line %d)", quote(it.val), first.Line)
+			p.errorf(it.node, iat, "duplicate event type %s (also at line %d)", quote(it.val), p.line(first))
 			continue
 		}
 		if seen != nil {
@@ -544,7 +562,7 @@ func (p *parser) phones(v *yaml.Node, at loc) ([]string, []Position) {
 			continue
 		}
 		if first, dup := firstSame(items, i, seen); dup {
-			p.errorf(it.node, iat, "duplicate phone number %s (also at line %d)", quote(it.val), first.Line)
+			p.errorf(it.node, iat, "duplicate phone number %s (also at line %d)", quote(it.val), p.line(first))
 			continue
 		}
 		if seen != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/linq-sync/linq-sync/internal/config"
 	"github.com/linq-sync/linq-sync/internal/linq"
+	"github.com/linq-sync/linq-sync/internal/strindex"
 )
 
 // Options tune Compute.
@@ -74,8 +75,8 @@ type matcher struct {
 	// goes by (target_url, id), never by their position, so the input
 	// order does not matter.
 	refs  []remoteRef
-	byID  map[string]int
-	byURL map[string]int
+	byID  *strindex.Index
+	byURL *strindex.Index
 	// cands is the buffer sameURL returns, reused from call to call.
 	cands []int
 	// matchedRef is, for each entry in name order, the index of the ref it
@@ -97,8 +98,8 @@ type matcher struct {
 func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) *matcher {
 	m := &matcher{pinnedMissing: pinnedMissing}
 	m.refs = make([]remoteRef, len(remote))
-	m.byID = make(map[string]int, len(remote))
-	m.byURL = make(map[string]int, len(remote))
+	m.byID = strindex.New(len(remote), func(i int) string { return m.refs[i].id })
+	m.byURL = strindex.New(len(remote), func(i int) string { return m.refs[i].url })
 	for i := range remote {
 		r := &remote[i]
 		in := opts.AllEnvironments || r.EnvironmentID == nil
@@ -108,8 +109,8 @@ func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMi
 		m.refs[i] = remoteRef{url: r.TargetURL, id: r.ID, sub: r, next: -1, inScope: in}
 		// One id twice (which the API does not allow) resolves to the ref
 		// with the least target_url, whatever the input order.
-		if j, dup := m.byID[r.ID]; !dup || m.refLess(i, j) {
-			m.byID[r.ID] = i
+		if j, dup := m.byID.Claim(r.ID, i); dup && m.refLess(i, j) {
+			m.byID.Set(r.ID, i)
 		}
 		m.chainURL(i)
 	}
@@ -129,12 +130,13 @@ func (m *matcher) refLess(i, j int) bool {
 
 // chainURL adds ref i to the refs with its target_url, in refLess order.
 func (m *matcher) chainURL(i int) {
-	head, ok := m.byURL[m.refs[i].url]
-	if !ok || m.refLess(i, head) {
-		if ok {
-			m.refs[i].next = head
-		}
-		m.byURL[m.refs[i].url] = i
+	head, ok := m.byURL.Claim(m.refs[i].url, i)
+	if !ok {
+		return
+	}
+	if m.refLess(i, head) {
+		m.refs[i].next = head
+		m.byURL.Set(m.refs[i].url, i)
 		return
 	}
 	at := head
@@ -148,7 +150,7 @@ func (m *matcher) chainURL(i int) {
 // refLess order. The slice is only valid until the next call.
 func (m *matcher) sameURL(url string) []int {
 	m.cands = m.cands[:0]
-	first, ok := m.byURL[url]
+	first, ok := m.byURL.Find(url)
 	if !ok {
 		return m.cands
 	}
@@ -203,7 +205,7 @@ func (m *matcher) matchPinned(order []*config.Subscription) {
 		if d.ID == "" {
 			continue
 		}
-		i, ok := m.byID[d.ID]
+		i, ok := m.byID.Find(d.ID)
 		switch {
 		case !ok && m.pinnedMissing == nil:
 			m.adopt(d)

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/linq-sync/linq-sync/internal/strindex"
 )
 
 // fastList decodes a list answer held in memory when it has the plain shape
@@ -33,7 +35,7 @@ func fastList(body []byte) (subs []Subscription, ok bool) {
 	// only capacity.
 	hint := min(bytes.Count(body, []byte{'{'}), maxListItems)
 	subs = make([]Subscription, 0, hint)
-	seen := make(map[string]struct{}, hint)
+	seen := strindex.New(hint, func(k int) string { return subs[k].ID })
 	// last is where the reference decoder would start a new step: no step
 	// (the whitespace before an item, and the item) may exceed one item's
 	// cap, well within what the reference decoder allows a step.
@@ -48,11 +50,10 @@ func fastList(body []byte) (subs []Subscription, ok bool) {
 				return nil, false
 			}
 			last = s.i
-			if _, dup := seen[sub.ID]; dup {
+			subs = append(subs, sub)
+			if _, dup := seen.Claim(sub.ID, len(subs)-1); dup {
 				return nil, false
 			}
-			seen[sub.ID] = struct{}{}
-			subs = append(subs, sub)
 			if s.consume(',') {
 				continue
 			}
