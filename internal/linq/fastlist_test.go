@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -212,4 +213,20 @@ func FuzzFastListAgreesWithDecodeListFrom(f *testing.F) {
 		}
 		agree(t, body, subs)
 	})
+}
+
+// TestPlainBytesFindsEveryByteAnywhere puts each byte value at every
+// position of a string long enough for several eight-byte words.
+func TestPlainBytesFindsEveryByteAnywhere(t *testing.T) {
+	base := []byte("https://hooks07.example.com/linq/1234?version=2026")
+	for c := range 256 {
+		for at := range base {
+			b := slices.Clone(base)
+			b[at] = byte(c)
+			wantPlain, wantASCII := c >= 0x20 && c != '\\', c < 0x80
+			if plain, ascii := plainBytes(b); plain != wantPlain || plain && ascii != wantASCII {
+				t.Fatalf("byte 0x%02x at %d: plainBytes = %v, %v; want %v, %v", c, at, plain, ascii, wantPlain, wantASCII)
+			}
+		}
+	}
 }
