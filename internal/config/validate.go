@@ -301,7 +301,7 @@ func (p *parser) root(n *yaml.Node) *Config {
 // firstUse is where a unique value was first seen.
 type firstUse struct {
 	value       string
-	index, line int
+	index, line int32 // entries and lines are far fewer than 2³¹ (MaxFileSize)
 }
 
 // uniqField remembers the first entry that used each value of one field:
@@ -334,7 +334,7 @@ func (p *parser) checkUnique(u *uniq, i int, s *Subscription) {
 		if value == "" {
 			return
 		}
-		f.uses = append(f.uses, firstUse{value: value, index: i, line: pos.Line})
+		f.uses = append(f.uses, firstUse{value: value, index: int32(i), line: int32(pos.Line)})
 		if k, dup := f.index.Claim(value, len(f.uses)-1); dup {
 			f.uses = f.uses[:len(f.uses)-1]
 			first := f.uses[k]

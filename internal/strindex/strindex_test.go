@@ -81,15 +81,19 @@ func TestIndexAgreesWithAMap(t *testing.T) {
 	}
 }
 
-func TestIndexStaysAtMostHalfFull(t *testing.T) {
+func TestIndexStaysAtMostThreeQuartersFull(t *testing.T) {
 	var it items
 	x := New(10, it.key)
 	for i := range 1000 {
 		it = append(it, fmt.Sprint(i))
 		x.Claim(it[i], i)
-		if 2*x.Len() > len(x.slots) {
+		if 4*x.Len() > 3*len(x.slots) {
 			t.Fatalf("after %d strings the table has %d slots", x.Len(), len(x.slots))
 		}
+	}
+	// Sized right, it never grows.
+	if y := New(10000, it.key); len(y.slots) != 16384 {
+		t.Errorf("New(10000) has %d slots, want 16384", len(y.slots))
 	}
 }
 
