@@ -22,9 +22,7 @@ type Options struct {
 
 // remoteRef is one remote subscription during matching.
 type remoteRef struct {
-	// url and id are sub's, kept here so that comparing refs reads only refs.
-	url, id string
-	sub     *linq.Subscription // points into the caller's slice; read only
+	sub *linq.Subscription // points into the caller's slice; read only
 	// next is the index of the next ref with the same target_url, in
 	// (id, input) order, or -1: the API keeps target_url unique, so the
 	// chain is almost always this ref alone.
@@ -98,15 +96,15 @@ type matcher struct {
 func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMissingFunc) *matcher {
 	m := &matcher{pinnedMissing: pinnedMissing}
 	m.refs = make([]remoteRef, len(remote))
-	m.byID = strindex.New(len(remote), func(i int) string { return m.refs[i].id })
-	m.byURL = strindex.New(len(remote), func(i int) string { return m.refs[i].url })
+	m.byID = strindex.New(len(remote), func(i int) string { return m.refs[i].sub.ID })
+	m.byURL = strindex.New(len(remote), func(i int) string { return m.refs[i].sub.TargetURL })
 	for i := range remote {
 		r := &remote[i]
 		in := opts.AllEnvironments || r.EnvironmentID == nil
 		if !in {
 			m.p.OutOfScope++
 		}
-		m.refs[i] = remoteRef{url: r.TargetURL, id: r.ID, sub: r, next: -1, inScope: in}
+		m.refs[i] = remoteRef{sub: r, next: -1, inScope: in}
 		// One id twice (which the API does not allow) resolves to the ref
 		// with the least target_url, whatever the input order.
 		if j, dup := m.byID.Claim(r.ID, i); dup && m.refLess(i, j) {
@@ -121,8 +119,8 @@ func newMatcher(remote []linq.Subscription, opts Options, pinnedMissing pinnedMi
 // are equal: the order of deletes and unmanaged, and of every choice
 // between refs.
 func (m *matcher) refLess(i, j int) bool {
-	a, b := &m.refs[i], &m.refs[j]
-	if c := cmp.Or(strings.Compare(a.url, b.url), strings.Compare(a.id, b.id)); c != 0 {
+	a, b := m.refs[i].sub, m.refs[j].sub
+	if c := cmp.Or(strings.Compare(a.TargetURL, b.TargetURL), strings.Compare(a.ID, b.ID)); c != 0 {
 		return c < 0
 	}
 	return i < j
@@ -130,13 +128,14 @@ func (m *matcher) refLess(i, j int) bool {
 
 // chainURL adds ref i to the refs with its target_url, in refLess order.
 func (m *matcher) chainURL(i int) {
-	head, ok := m.byURL.Claim(m.refs[i].url, i)
+	url := m.refs[i].sub.TargetURL
+	head, ok := m.byURL.Claim(url, i)
 	if !ok {
 		return
 	}
 	if m.refLess(i, head) {
 		m.refs[i].next = head
-		m.byURL.Set(m.refs[i].url, i)
+		m.byURL.Set(url, i)
 		return
 	}
 	at := head
@@ -383,7 +382,7 @@ func (m *matcher) assemble(order []*config.Subscription, creates []Change, free 
 	}
 	for k, i := range m.matchedRef { // in name order already
 		if i >= 0 {
-			p.Matched = append(p.Matched, Match{Name: order[k].Name, ID: m.refs[i].id, Desired: order[k], Current: m.refs[i].sub})
+			p.Matched = append(p.Matched, Match{Name: order[k].Name, ID: m.refs[i].sub.ID, Desired: order[k], Current: m.refs[i].sub})
 		}
 	}
 	updates := p.refuseSwaps(m.updates)
