@@ -1,13 +1,13 @@
 // Package strindex finds, among a caller's numbered items, the one that has
 // a given string: the first of 10,000 entries with a name, the subscription
 // with an id. It does what a map[string]int does for that, in under a third
-// of the memory and with one cache miss per lookup instead of about three:
-// the table holds no strings, only a 32-bit tag of each string's hash and
-// the item's number, and a lookup reads the item's own string (through the
-// caller's key function) only when the tag matches. A plan's uniqueness
-// checks and matching make tens of thousands of such lookups in tables
-// larger than the processor's caches, where a map's scattered keys cost more
-// than the rest of the work.
+// of the memory and with fewer scattered reads: the table holds no strings,
+// only a 32-bit tag of each string's hash and the item's number in one word,
+// and a lookup reads the item's own string (through the caller's key
+// function) only when the tag matches, where a map also reads its own copy of
+// the key. A plan's uniqueness checks and matching make tens of thousands of
+// such lookups in tables larger than the processor's caches, where a map's
+// scattered keys cost more than the rest of the work.
 package strindex
 
 import "hash/maphash"
